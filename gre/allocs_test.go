@@ -1,0 +1,64 @@
+package gre_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipencap/ipencap/gre"
+)
+
+// TestAllocs proves that decoding, encoding, checksum verification and
+// keepalive matching allocate nothing, on success and on error paths.
+func TestAllocs(t *testing.T) {
+	buf := make([]byte, 1500)
+	cks := gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true, KeyPresent: true, Key: 1, SeqPresent: true}
+	routing := gre.Fields{Protocol: gre.ProtoIPv4, RoutingPresent: true,
+		Routing: []gre.SRE{{AddressFamily: gre.SREFamilyIP, Info: []byte{192, 0, 2, 1}}}}
+	var back gre.Fields
+	back.Routing = make([]gre.SRE, 0, 4)
+	verify := gre.Decoder{VerifyChecksum: true}
+	rfc1701 := gre.Decoder{Mode: gre.ModeRFC1701}
+	ka, err := gre.AppendKeepalive(make([]byte, 0, 64), kaA, kaB, nil)
+	require.NoError(t, err)
+	appendBuf := make([]byte, 0, 2048)
+
+	cases := map[string]func(){
+		"parse":        func() { _, _ = gre.Parse(vectorCKS) },
+		"parse-verify": func() { _, _ = verify.Parse(vectorCKS) },
+		"parse-routing": func() {
+			h, _ := rfc1701.Parse(vectorRouting)
+			it := h.Routing()
+			for it.Next() {
+				_ = it.SRE()
+			}
+		},
+		"parse-error":    func() { _, _ = gre.Parse(vectorCKS[:3]) },
+		"parse-bad-csum": func() { _, _ = verify.Parse(vectorPPTP[:0]) },
+		"fields":         func() { h, _ := rfc1701.Parse(vectorRouting); h.Fields(&back) },
+		"accessors": func() {
+			h, _ := gre.Parse(vectorPPTP)
+			_, _ = h.Key()
+			_, _ = h.Seq()
+			_, _ = h.Ack()
+			_ = h.Payload()
+			_ = h.CallID()
+		},
+		"encode":         func() { _, _ = cks.Encode(buf) },
+		"encode-routing": func() { _, _ = routing.Encode(buf) },
+		"encode-error":   func() { _, _ = cks.Encode(buf[:3]) },
+		"append":         func() { _, _ = cks.Append(appendBuf[:0], buf[:1400]) },
+		"keepalive-match": func() {
+			_, _, _ = gre.KeepaliveMatcher{}.Match(ka, kaA, kaB)
+		},
+		"keepalive-miss": func() { _, _, _ = gre.KeepaliveMatcher{}.Match(ka, kaB, kaA) },
+		"keepalive-append": func() {
+			_, _ = gre.AppendKeepalive(appendBuf[:0], kaA, kaB, nil)
+		},
+	}
+	for name, fn := range cases {
+		t.Run(name, func(t *testing.T) {
+			require.Zero(t, testing.AllocsPerRun(1000, fn))
+		})
+	}
+}

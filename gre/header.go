@@ -1,0 +1,391 @@
+package gre
+
+import (
+	"encoding/binary"
+
+	"github.com/ipencap/ipencap/internal/checksum"
+)
+
+// Bits of the first 16-bit word of a GRE header (RFC 1701 §2, RFC 2637 §4.1).
+const (
+	// FlagChecksum (C) says the Checksum field is present and valid.
+	FlagChecksum = 0x8000
+	// FlagRouting (R) says the Offset and Routing fields are present (RFC 1701).
+	FlagRouting = 0x4000
+	// FlagKey (K) says the Key field is present (RFC 2890).
+	FlagKey = 0x2000
+	// FlagSeq (S) says the Sequence Number field is present (RFC 2890).
+	FlagSeq = 0x1000
+	// FlagStrictRoute (s) asks for strict source routing (RFC 1701).
+	FlagStrictRoute = 0x0800
+	// RecursionMask covers the recursion control field (RFC 1701), 3 bits.
+	RecursionMask = 0x0700
+	// FlagAck (A) says an Acknowledgment Number is present; version 1 only.
+	FlagAck = 0x0080
+	// ReservedMaskV0 covers the flag bits 8–12 of version 0, reserved by RFC 1701.
+	ReservedMaskV0 = 0x00F8
+	// ReservedMaskV1 covers the flag bits 9–12 of version 1, reserved by RFC 2637.
+	ReservedMaskV1 = 0x0078
+	// VersionMask covers the version number, 3 bits.
+	VersionMask = 0x0007
+)
+
+// Header sizes.
+const (
+	// MinLen is the length of a GRE header with no optional field.
+	MinLen = 4
+	// MaxLen is the longest GRE header without routing: checksum, key,
+	// sequence and acknowledgment all present (version 1 cannot carry C,
+	// so 16 is the most in practice; 20 bounds both versions).
+	MaxLen = 20
+)
+
+// Mode selects which headers a Decoder accepts.
+type Mode uint8
+
+const (
+	// ModeLinux, the zero Mode, accepts what the Linux kernel accepts
+	// (net/ipv4/gre_demux.c and drivers/net/ppp/pptp.c): version 0 with any
+	// of C, K and S, ignoring s, recursion control and flag bits 8–12 (kept
+	// in Fields so that they round-trip); version 1 under the PPTP rules
+	// (see [ErrPPTP]). It rejects the routing bit R with [ErrReservedBits],
+	// as gre_parse_header does, and versions 2–7 with [ErrVersion].
+	ModeLinux Mode = iota
+	// ModeRFC2784 accepts what an RFC 2784 receiver with the RFC 2890
+	// extensions accepts: version 0 only; C, K and S; a packet with any of
+	// bits 1, 4 or 5 set (R, s and the top recursion bit, the bits 1–5 of
+	// RFC 2784 §2.3 less K and S, which RFC 2890 defines) is rejected with
+	// [ErrReservedBits]; bits 6–12 are ignored.
+	ModeRFC2784
+	// ModeRFC1701 accepts every RFC 1701 header: version 0 with C, R
+	// (Offset and the SRE list), K, S, s, recursion control and reserved
+	// flags, plus version 1 under the PPTP rules. Re-encoding a header
+	// decoded in this mode reproduces it byte for byte.
+	ModeRFC1701
+)
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case ModeLinux:
+		return "linux"
+	case ModeRFC2784:
+		return "rfc2784"
+	case ModeRFC1701:
+		return "rfc1701"
+	}
+	return "mode(" + hex4(uint16(m)) + ")"
+}
+
+// Decoder parses GRE headers with options. The zero Decoder is ModeLinux
+// without checksum verification, the same as the package function Parse.
+type Decoder struct {
+	// Mode selects which headers are accepted.
+	Mode Mode
+	// VerifyChecksum, when set, makes Parse verify the checksum of a
+	// header whose C bit is set and fail with ErrChecksum when it is wrong.
+	// (Linux verifies it whenever C is set.)
+	VerifyChecksum bool
+}
+
+// Header is a validated view of a GRE packet: the header and, behind it, the
+// payload. Parse returns it; its accessors read the wire bytes and cannot
+// panic. The zero Header is not valid.
+//
+// Layout (RFC 1701 §2; RFC 2637 §4.1 for version 1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|C|R|K|S|s|Recur|A| Flags | Ver |         Protocol Type         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|      Checksum (optional)      |       Offset (optional)       |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         Key (optional)                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Sequence Number (optional)                 |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         Acknowledgment Number (optional, version 1 only)      |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         Routing (optional)                    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+type Header struct {
+	b []byte // the whole GRE packet
+	n int    // header length
+}
+
+// Parse parses the GRE header at the start of b with ModeLinux and no
+// checksum verification: Decoder{}.Parse(b). b holds the GRE packet, the
+// IP payload: header and payload. Parse never allocates.
+func Parse(b []byte) (Header, error) {
+	return Decoder{}.Parse(b)
+}
+
+// Parse validates the GRE header at the start of b (which holds the header
+// and the payload) under d's mode and returns a view of it. With
+// d.VerifyChecksum it also verifies the checksum when C is set. Parse never
+// allocates; errors are package sentinels.
+func (d Decoder) Parse(b []byte) (Header, error) {
+	if len(b) < MinLen {
+		return Header{}, ErrTruncated
+	}
+	w := binary.BigEndian.Uint16(b)
+	n := MinLen
+	switch w & VersionMask {
+	case 0:
+		switch d.Mode {
+		case ModeLinux:
+			if w&FlagRouting != 0 {
+				return Header{}, ErrReservedBits
+			}
+		case ModeRFC2784:
+			if w&(FlagRouting|FlagStrictRoute|0x0400) != 0 {
+				return Header{}, ErrReservedBits
+			}
+		}
+	case 1:
+		if d.Mode == ModeRFC2784 {
+			return Header{}, ErrVersion
+		}
+		if w&(FlagChecksum|FlagRouting|FlagKey|FlagStrictRoute|RecursionMask|ReservedMaskV1) != FlagKey ||
+			Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoPPP {
+			return Header{}, ErrPPTP
+		}
+		if w&FlagAck != 0 {
+			n += 4
+		}
+	default:
+		return Header{}, ErrVersion
+	}
+	if w&(FlagChecksum|FlagRouting) != 0 {
+		n += 4
+	}
+	if w&FlagKey != 0 {
+		n += 4
+	}
+	if w&FlagSeq != 0 {
+		n += 4
+	}
+	if len(b) < n {
+		return Header{}, ErrTruncated
+	}
+	if w&FlagRouting != 0 {
+		// SREs until the NULL SRE: address family 0 and length 0
+		// (RFC 1701 §2.1.7). Each step consumes at least 4 bytes.
+		for {
+			if len(b) < n+4 {
+				return Header{}, ErrTruncated
+			}
+			af := binary.BigEndian.Uint16(b[n:])
+			l := int(b[n+3])
+			if af == 0 && l == 0 {
+				// The NULL SRE; its offset byte has no meaning, and one
+				// that is not zero marks a corrupt routing field.
+				if b[n+2] != 0 {
+					return Header{}, ErrRouting
+				}
+				n += 4
+				break
+			}
+			n += 4 + l
+			if len(b) < n {
+				return Header{}, ErrTruncated
+			}
+		}
+	}
+	h := Header{b: b, n: n}
+	if d.VerifyChecksum && w&FlagChecksum != 0 && !h.checksumValid() {
+		return Header{}, ErrChecksum
+	}
+	return h, nil
+}
+
+func (h Header) word() uint16 { return binary.BigEndian.Uint16(h.b) }
+
+// FlagsVersion returns the first 16 bits of the header as on the wire.
+func (h Header) FlagsVersion() uint16 { return h.word() }
+
+// Version returns the version number: 0 (RFC 1701/2784) or 1 (PPTP).
+func (h Header) Version() uint8 { return uint8(h.word() & VersionMask) }
+
+// Protocol returns the protocol type of the payload.
+func (h Header) Protocol() Protocol { return Protocol(binary.BigEndian.Uint16(h.b[2:])) }
+
+// Len returns the length of the header, routing included.
+func (h Header) Len() int { return h.n }
+
+// Bytes returns the header bytes (a sub-slice of the parsed buffer).
+func (h Header) Bytes() []byte { return h.b[:h.n] }
+
+// Payload returns what follows the header (a sub-slice, never a copy).
+func (h Header) Payload() []byte { return h.b[h.n:] }
+
+// Packet returns the whole GRE packet given to Parse: header and payload.
+func (h Header) Packet() []byte { return h.b }
+
+// ChecksumPresent reports whether the C bit is set.
+func (h Header) ChecksumPresent() bool { return h.word()&FlagChecksum != 0 }
+
+// RoutingPresent reports whether the R bit is set.
+func (h Header) RoutingPresent() bool { return h.word()&FlagRouting != 0 }
+
+// StrictSourceRoute reports whether the s bit is set (RFC 1701).
+func (h Header) StrictSourceRoute() bool { return h.word()&FlagStrictRoute != 0 }
+
+// Recursion returns the recursion control field (RFC 1701), 0–7.
+func (h Header) Recursion() uint8 { return uint8(h.word() & RecursionMask >> 8) }
+
+// Reserved returns the reserved flag bits shifted down: bits 8–12 of
+// version 0 (0–31), or bits 9–12 of version 1 (always 0 once parsed).
+func (h Header) Reserved() uint8 {
+	w := h.word()
+	if w&VersionMask == 1 {
+		return uint8(w & ReservedMaskV1 >> 3)
+	}
+	return uint8(w & ReservedMaskV0 >> 3)
+}
+
+// Checksum returns the Checksum field and whether C is set. When only R is
+// set the field is present but holds no checksum: ok is false and the
+// value is in Fields.Checksum.
+func (h Header) Checksum() (sum uint16, ok bool) {
+	if h.word()&FlagChecksum == 0 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(h.b[4:]), true
+}
+
+// Offset returns the Offset field (RFC 1701) and whether it is present
+// (C or R set). RFC 1701 gives it meaning only when R is set: the byte
+// offset from the start of the Routing field to the active SRE.
+func (h Header) Offset() (off uint16, ok bool) {
+	if h.word()&(FlagChecksum|FlagRouting) == 0 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(h.b[6:]), true
+}
+
+func (h Header) keyOff() int {
+	if h.word()&(FlagChecksum|FlagRouting) != 0 {
+		return 8
+	}
+	return 4
+}
+
+func (h Header) seqOff() int {
+	o := h.keyOff()
+	if h.word()&FlagKey != 0 {
+		o += 4
+	}
+	return o
+}
+
+func (h Header) ackOff() int {
+	o := h.seqOff()
+	if h.word()&FlagSeq != 0 {
+		o += 4
+	}
+	return o
+}
+
+func (h Header) routingOff() int {
+	o := h.ackOff()
+	if h.word()&(FlagAck|VersionMask) == FlagAck|1 {
+		o += 4
+	}
+	return o
+}
+
+// Key returns the Key field and whether K is set. In version 1 the key
+// holds the payload length and call ID: see PayloadLength and CallID.
+func (h Header) Key() (k Key, ok bool) {
+	if h.word()&FlagKey == 0 {
+		return 0, false
+	}
+	return Key(binary.BigEndian.Uint32(h.b[h.keyOff():])), true
+}
+
+// Seq returns the Sequence Number field and whether S is set.
+func (h Header) Seq() (seq uint32, ok bool) {
+	if h.word()&FlagSeq == 0 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(h.b[h.seqOff():]), true
+}
+
+// Ack returns the Acknowledgment Number (version 1) and whether A is set.
+// In version 0 the A bit position is a reserved flag and Ack reports false.
+func (h Header) Ack() (ack uint32, ok bool) {
+	if h.word()&(FlagAck|VersionMask) != FlagAck|1 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(h.b[h.ackOff():]), true
+}
+
+// PayloadLength returns, for version 1, the payload length from the high
+// half of the key: the size of the payload without the GRE header.
+func (h Header) PayloadLength() uint16 {
+	k, _ := h.Key()
+	return uint16(k >> 16)
+}
+
+// CallID returns, for version 1, the peer's call ID from the low half of
+// the key.
+func (h Header) CallID() uint16 {
+	k, _ := h.Key()
+	return uint16(k)
+}
+
+// Routing returns an iterator over the SREs of the routing field, without
+// the NULL SRE that ends it. It yields nothing when R is clear.
+func (h Header) Routing() SREIter {
+	if !h.RoutingPresent() {
+		return SREIter{}
+	}
+	return SREIter{b: h.b[h.routingOff():h.n]}
+}
+
+// ChecksumValid reports whether the checksum over the header and payload
+// is correct; it is false when C is clear.
+func (h Header) ChecksumValid() bool {
+	return h.word()&FlagChecksum != 0 && h.checksumValid()
+}
+
+// checksumValid: the one's complement sum over header and payload, the
+// Checksum field included, is all ones (RFC 2784 §2.5, RFC 1071).
+func (h Header) checksumValid() bool {
+	return checksum.Sum(h.b, 0) == 0xffff
+}
+
+// Fields copies the header into f, resetting every field and reusing
+// f.Routing's storage; SRE information stays a sub-slice of the packet.
+// It allocates only when f.Routing lacks capacity for the SREs.
+func (h Header) Fields(f *Fields) {
+	w := h.word()
+	routing := f.Routing[:0]
+	*f = Fields{
+		Version:           uint8(w & VersionMask),
+		Protocol:          h.Protocol(),
+		ChecksumPresent:   w&FlagChecksum != 0,
+		RoutingPresent:    w&FlagRouting != 0,
+		KeyPresent:        w&FlagKey != 0,
+		SeqPresent:        w&FlagSeq != 0,
+		StrictSourceRoute: w&FlagStrictRoute != 0,
+		Recursion:         h.Recursion(),
+		Reserved:          h.Reserved(),
+	}
+	if w&(FlagChecksum|FlagRouting) != 0 {
+		f.Checksum = binary.BigEndian.Uint16(h.b[4:])
+		f.Offset = binary.BigEndian.Uint16(h.b[6:])
+	}
+	f.Key, _ = h.Key()
+	f.Seq, _ = h.Seq()
+	f.Ack, f.AckPresent = h.Ack()
+	if f.RoutingPresent {
+		it := h.Routing()
+		for it.Next() {
+			routing = append(routing, it.SRE())
+		}
+	}
+	f.Routing = routing
+}
