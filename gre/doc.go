@@ -42,6 +42,10 @@
 //
 // [Key] prints and parses keys as `ip tunnel` does (a number or a dotted
 // quad). [AppendKeepalive], [IsKeepalive] and [KeepaliveMatcher] build,
-// recognise and reflect Cisco-style keepalives. The sequence-number
-// receive window and reorder buffer of RFC 2890 live in seq.go.
+// recognise and reflect Cisco-style keepalives. [SeqCounter] numbers
+// outgoing packets; [SeqWindow] is the RFC 2890 receive window (drop and
+// count what is at or behind the last delivered number) and [Reorder] adds
+// the optional bounded reorder buffer (MAX_PERFLOW_BUFFER packets, at most
+// OUTOFORDER_TIMER each, delivered in order). Keep one per key: RFC 2890
+// numbers each keyed flow on its own.
 package gre
