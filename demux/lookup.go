@@ -134,6 +134,18 @@ func (t *Table[V]) lookup(q *Query) (*slot[V], *Entry[V], Step) {
 	// 1. local == D, remote == S.
 	if s0|s1 != 0 && d0|d1 != 0 && ks[0].n.Load() != 0 {
 		h := t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), keyWord(want, key))
+		// The common case first, without a call: the entry sits at its
+		// home slot, alone with its index key, and no later step has an
+		// entry bound to the packet's link.
+		if sh := t.shards[h>>(64-shardBits)].Load(); sh != nil {
+			p := h & sh.mask
+			s := &sh.chunks[p/chunkSlots].Load().s[p%chunkSlots]
+			if s.loadMeta()&(matchMask|fpMask|fGroup|fMulti) == want|fingerprint(h) &&
+				s.key == key && s.l0 == d0 && s.l1 == d1 && s.r0 == s0 && s.r1 == s1 &&
+				(lk == 0 || s.link == lk || (ks[1].bound.Load()|ks[2].bound.Load()|ks[3].bound.Load())&(1<<(uint32(lk)%64)) == 0) {
+				return s, nil, StepExact
+			}
+		}
 		if s, b := t.probe(h, d0, d1, s0, s1, key, want, false, lk); s != nil {
 			// A later step can only win with an entry bound to q.Link.
 			if b || lk == 0 || (ks[1].bound.Load()|ks[2].bound.Load()|ks[3].bound.Load())&(1<<(uint32(lk)%64)) == 0 {
