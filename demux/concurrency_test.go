@@ -21,6 +21,34 @@ type history struct {
 	addStart, rmDone, upStart, downDone atomic.Uint64
 }
 
+// check reports whether a lookup that began at t0 may return entry i: not
+// if the entry was removed, or set down, before t0 and not added back (set
+// UP) since.
+func (h *history) check(t *testing.T, i int, t0 uint64) bool {
+	a1, rm, a2 := h.addStart.Load(), h.rmDone.Load(), h.addStart.Load()
+	if a1 == a2 && rm > a2 && rm < t0 {
+		return assert.Fail(t, "lookup returned an entry removed before it began", "entry %d removed at %d, lookup began at %d", i, rm, t0)
+	}
+	u1, dn, u2 := h.upStart.Load(), h.downDone.Load(), h.upStart.Load()
+	if u1 == u2 && dn > u2 && dn < t0 {
+		return assert.Fail(t, "lookup returned an entry set down before it began", "entry %d down at %d, lookup began at %d", i, dn, t0)
+	}
+	return true
+}
+
+// packetFor returns a packet that e matches, on a random link: from its
+// remote to its local, with a made-up address for a wildcard.
+func packetFor(r *rand.Rand, e demux.Entry[int]) demux.Query {
+	q := demux.Query{Class: e.Class, Src: e.Remote, Dst: e.Local, Key: e.Key, HasKey: e.HasKey, Link: r.IntN(3)}
+	if !q.Dst.IsValid() {
+		q.Dst = netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(32))})
+	}
+	if !q.Src.IsValid() || q.Src.IsMulticast() {
+		q.Dst, q.Src = q.Src, netip.AddrFrom4([4]byte{10, 0, 1, byte(r.IntN(32))})
+	}
+	return q
+}
+
 // TestConcurrentLookups runs readers that look up continuously while writers
 // add, remove, toggle and replace entries (many of them in one shard, so that
 // it grows, is rebuilt and shrinks meanwhile). Every lookup must return an
@@ -104,14 +132,7 @@ func TestConcurrentLookups(t *testing.T) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(rd), 2))
 			for !stop.Load() {
-				e := universe[r.IntN(len(universe))]
-				q := demux.Query{Class: e.Class, Src: e.Remote, Dst: e.Local, Key: e.Key, HasKey: e.HasKey, Link: r.IntN(3)}
-				if !q.Dst.IsValid() {
-					q.Dst = netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(32))})
-				}
-				if !q.Src.IsValid() || q.Src.IsMulticast() {
-					q.Dst, q.Src = q.Src, netip.AddrFrom4([4]byte{10, 0, 1, byte(r.IntN(32))})
-				}
+				q := packetFor(r, universe[r.IntN(len(universe))])
 				t0 := clock.Load()
 				got, step, ok := tab.LookupEntry(q)
 				lookups.Add(1)
@@ -127,15 +148,7 @@ func TestConcurrentLookups(t *testing.T) {
 					stop.Store(true)
 					return
 				}
-				h := &hist[i]
-				a1, rm, a2 := h.addStart.Load(), h.rmDone.Load(), h.addStart.Load()
-				if a1 == a2 && rm > a2 && rm < t0 {
-					assert.Fail(t, "lookup returned an entry removed before it began", "entry %d removed at %d, lookup began at %d", i, rm, t0)
-					stop.Store(true)
-				}
-				u1, dn, u2 := h.upStart.Load(), h.downDone.Load(), h.upStart.Load()
-				if u1 == u2 && dn > u2 && dn < t0 {
-					assert.Fail(t, "lookup returned an entry set down before it began", "entry %d down at %d, lookup began at %d", i, dn, t0)
+				if !hist[i].check(t, i, t0) {
 					stop.Store(true)
 				}
 			}
@@ -149,14 +162,7 @@ func TestConcurrentLookups(t *testing.T) {
 		out := make([]demux.Result[int], len(qs))
 		for !stop.Load() {
 			for j := range qs {
-				e := universe[r.IntN(len(universe))]
-				qs[j] = demux.Query{Class: e.Class, Src: e.Remote, Dst: e.Local, Key: e.Key, HasKey: e.HasKey, Link: r.IntN(3)}
-				if !qs[j].Dst.IsValid() {
-					qs[j].Dst = netip.AddrFrom4([4]byte{10, 0, 0, byte(r.IntN(32))})
-				}
-				if !qs[j].Src.IsValid() || qs[j].Src.IsMulticast() {
-					qs[j].Dst, qs[j].Src = qs[j].Src, netip.AddrFrom4([4]byte{10, 0, 1, byte(r.IntN(32))})
-				}
+				qs[j] = packetFor(r, universe[r.IntN(len(universe))])
 			}
 			t0 := clock.Load()
 			tab.LookupBatch(qs, out)
@@ -172,10 +178,7 @@ func TestConcurrentLookups(t *testing.T) {
 					stop.Store(true)
 					return
 				}
-				h := &hist[i]
-				a1, rm, a2 := h.addStart.Load(), h.rmDone.Load(), h.addStart.Load()
-				if a1 == a2 && rm > a2 && rm < t0 {
-					assert.Fail(t, "LookupBatch returned an entry removed before it began", "entry %d removed at %d, batch began at %d", i, rm, t0)
+				if !hist[i].check(t, i, t0) {
 					stop.Store(true)
 				}
 			}
