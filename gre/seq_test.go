@@ -977,6 +977,10 @@ func FuzzReorder(f *testing.F) {
 		if len(in) < 3 {
 			return
 		}
+		// A few hundred operations reach every state of a buffer of at
+		// most 8 packets; longer inputs only make each run, and the
+		// minimization of each new input, slow (it stalled the fuzzer).
+		in = in[:min(len(in), 512)]
 		max := int(in[0] % 9)
 		wait := time.Duration(in[1]%16) * ms
 		next := uint32(in[2]) << 24
