@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/ipencap/ipencap/internal/checksum"
 	"github.com/ipencap/ipencap/internal/iphdr"
 )
 
@@ -94,27 +95,16 @@ func Encapsulate(b []byte, off int, exit, encapsulator netip.Addr) (start int, e
 }
 
 // updateChecksum returns the IPv4 header checksum ck updated for the
-// protocol, total length, destination and source changing as given, by
-// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), summed over every changed
-// 16-bit word m at once and folded at the end. For a header whose checksum
-// was correct and not 0xffff, ~HC is nonzero, so the folded sum is never
-// +0 and the result is exactly the checksum a full RFC 1071 computation
-// gives, at a fraction of the cost of summing the header again.
+// protocol, total length, destination and source changing as given, word by
+// word with RFC 1624 eqn. 3 (checksum.Update16 and Update32). For a header
+// whose checksum was correct and not 0xffff, the result is exactly the
+// checksum a full RFC 1071 computation gives, at a fraction of the cost of
+// summing the header again.
 func updateChecksum(ck uint16, ttl, oldProto, newProto uint8, oldLen, newLen uint16, oldDst, newDst, oldSrc, newSrc [4]byte) uint16 {
-	s := uint32(^ck)
-	s += uint32(^(uint16(ttl)<<8 | uint16(oldProto))) + uint32(uint16(ttl)<<8|uint16(newProto))
-	s += uint32(^oldLen) + uint32(newLen)
-	s += addrDelta(oldDst, newDst) + addrDelta(oldSrc, newSrc)
-	// At most 13 terms below 2^16: two folds bring the sum to 16 bits.
-	s = s&0xffff + s>>16
-	s = s&0xffff + s>>16
-	return ^uint16(s)
-}
-
-// addrDelta returns ~m + m' for the two 16-bit words of an address.
-func addrDelta(old, new [4]byte) uint32 {
-	o, n := binary.BigEndian.Uint32(old[:]), binary.BigEndian.Uint32(new[:])
-	return uint32(^uint16(o>>16)) + uint32(^uint16(o)) + n>>16 + n&0xffff
+	ck = checksum.Update16(ck, uint16(ttl)<<8|uint16(oldProto), uint16(ttl)<<8|uint16(newProto))
+	ck = checksum.Update16(ck, oldLen, newLen)
+	ck = checksum.Update32(ck, binary.BigEndian.Uint32(oldDst[:]), binary.BigEndian.Uint32(newDst[:]))
+	return checksum.Update32(ck, binary.BigEndian.Uint32(oldSrc[:]), binary.BigEndian.Uint32(newSrc[:]))
 }
 
 // Decapsulate reverses [Encapsulate] in place on the IPv4 datagram b with
