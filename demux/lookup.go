@@ -11,7 +11,11 @@ import "math"
 // removed (or set down) before it began; entries added or changed while it
 // runs may or may not be seen.
 func (t *Table[V]) Lookup(q Query) (v V, step Step, ok bool) {
-	s, fe, step := t.lookup(&q)
+	return value(t.lookup(&q))
+}
+
+// value turns what lookup found into Lookup's results.
+func value[V any](s *slot[V], fe *Entry[V], step Step) (v V, _ Step, ok bool) {
 	switch {
 	case s != nil:
 		return s.val, step, true
@@ -67,24 +71,14 @@ func (t *Table[V]) LookupBatch(qs []Query, out []Result[V]) int {
 		}
 		for _, h := range hs[:m] {
 			if sh := t.shards[h>>(64-shardBits)].Load(); sh != nil {
-				p := h & sh.mask
 				// The load is atomic, which the compiler never removes
 				// although its result is not used.
-				sh.chunks[p/chunkSlots].Load().s[p%chunkSlots].loadMeta()
+				sh.at(h & sh.mask).loadMeta()
 			}
 		}
 		for i := range m {
 			r := &out[base+i]
-			s, fe, step := t.lookup(&qs[base+i])
-			switch {
-			case s != nil:
-				r.Value, r.Step, r.OK = s.val, step, true
-			case fe != nil:
-				r.Value, r.Step, r.OK = fe.Value, step, true
-			default:
-				var zero V
-				r.Value, r.Step, r.OK = zero, StepNone, false
-			}
+			r.Value, r.Step, r.OK = value(t.lookup(&qs[base+i]))
 		}
 	}
 	return n
@@ -96,41 +90,45 @@ const batchTouch = 64
 // touchHash returns the hash of the home slot of q's step 1 or, when q has
 // no source or the class has no exact entries, of its step 4.
 func (t *Table[V]) touchHash(q *Query) uint64 {
-	c := q.Class
-	want := uint32(c) | fLive | fUp
-	var key uint32
+	s0, s1 := words(q.Src)
+	d0, d1 := words(q.Dst)
+	key, want := probeKey(q)
+	if s0|s1 != 0 && d0|d1 != 0 && t.kinds[q.Class][0].n.Load() != 0 {
+		return t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), keyWord(want, key))
+	}
+	return t.hs.final(t.hl0, t.hr0, keyWord(want, key))
+}
+
+// probeKey returns what the probes of q compare besides addresses: its key
+// (0 without one) and the meta bits an entry must have (q's class, live, UP,
+// and key presence).
+func probeKey(q *Query) (key, want uint32) {
+	want = uint32(q.Class) | fLive | fUp
 	if q.HasKey {
 		want |= fHasKey
 		key = q.Key
 	}
-	if t.kinds[c][0].n.Load() != 0 {
-		s0, s1 := words(q.Src)
-		d0, d1 := words(q.Dst)
-		if s0|s1 != 0 && d0|d1 != 0 {
-			return t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), keyWord(want, key))
-		}
-	}
-	return t.hs.final(t.hl0, t.hr0, keyWord(want, key))
+	return
+}
+
+// boundLater reports whether an UP entry of steps 2 to 4 may be bound to
+// link lk (nonzero), so that it would win over an unbound step-1 match.
+func boundLater(ks *[4]kindInfo, lk int32) bool {
+	return (ks[1].bound.Load()|ks[2].bound.Load()|ks[3].bound.Load())&(1<<(uint32(lk)%64)) != 0
 }
 
 // lookup returns the matching slot, or the UP fallback entry, or neither.
 // It does step 1 itself, kept short because it is the hot path of a busy
 // receiver, and hands the other steps to lookupRest.
 func (t *Table[V]) lookup(q *Query) (*slot[V], *Entry[V], Step) {
-	c := q.Class
 	s0, s1 := words(q.Src)
 	d0, d1 := words(q.Dst)
-	want := uint32(c) | fLive | fUp
-	var key uint32
-	if q.HasKey {
-		want |= fHasKey
-		key = q.Key
-	}
+	key, want := probeKey(q)
 	var lk int32
 	if q.Link > 0 && q.Link <= math.MaxInt32 {
 		lk = int32(q.Link)
 	}
-	ks := &t.kinds[c]
+	ks := &t.kinds[q.Class]
 	// 1. local == D, remote == S.
 	if s0|s1 != 0 && d0|d1 != 0 && ks[0].n.Load() != 0 {
 		h := t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), keyWord(want, key))
@@ -138,17 +136,16 @@ func (t *Table[V]) lookup(q *Query) (*slot[V], *Entry[V], Step) {
 		// home slot, alone with its index key, and no later step has an
 		// entry bound to the packet's link.
 		if sh := t.shards[h>>(64-shardBits)].Load(); sh != nil {
-			p := h & sh.mask
-			s := &sh.chunks[p/chunkSlots].Load().s[p%chunkSlots]
+			s := sh.at(h & sh.mask)
 			if s.loadMeta()&(matchMask|fpMask|fGroup|fMulti) == want|fingerprint(h) &&
 				s.key == key && s.l0 == d0 && s.l1 == d1 && s.r0 == s0 && s.r1 == s1 &&
-				(lk == 0 || s.link == lk || (ks[1].bound.Load()|ks[2].bound.Load()|ks[3].bound.Load())&(1<<(uint32(lk)%64)) == 0) {
+				(lk == 0 || s.link == lk || !boundLater(ks, lk)) {
 				return s, nil, StepExact
 			}
 		}
 		if s, b := t.probe(h, d0, d1, s0, s1, key, want, false, lk); s != nil {
 			// A later step can only win with an entry bound to q.Link.
-			if b || lk == 0 || (ks[1].bound.Load()|ks[2].bound.Load()|ks[3].bound.Load())&(1<<(uint32(lk)%64)) == 0 {
+			if b || lk == 0 || !boundLater(ks, lk) {
 				return s, nil, StepExact
 			}
 			return t.lookupRest(q, s0, s1, d0, d1, key, want, lk, s, StepExact)
@@ -236,7 +233,7 @@ func (t *Table[V]) probe(h, a0, a1, b0, b1 uint64, key, want uint32, group bool,
 	}
 	want |= fingerprint(h)
 	for p := h & sh.mask; ; p = (p + 1) & sh.mask {
-		s := &sh.chunks[p/chunkSlots].Load().s[p%chunkSlots]
+		s := sh.at(p)
 		m := s.loadMeta()
 		if m == 0 {
 			return best, bound

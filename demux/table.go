@@ -80,7 +80,7 @@ type kindInfo struct {
 }
 
 // Table is the receive-side tunnel table. Lookups are lock-free and never
-// allocate; writers serialize on a mutex and copy one chunk of 64 slots per
+// allocate; writers serialize on a mutex and copy one chunk of 8 slots per
 // change. The zero Table is not usable: call [New].
 type Table[V any] struct {
 	shards   [numShards]atomic.Pointer[shard[V]]
@@ -396,16 +396,16 @@ func (t *Table[V]) add(id ID, up bool, v V, seq uint64) error {
 }
 
 // locate finds the entry with normalized identity id (not a fallback).
-func (t *Table[V]) locate(id ID) (si uint64, sh *shard[V], h uint64, f found) {
+func (t *Table[V]) locate(id ID) (si uint64, sh *shard[V], f found) {
 	var zero V
 	rec := record(id, false, zero)
-	h = t.hash(&rec)
+	h := t.hash(&rec)
 	si = h >> (64 - shardBits)
 	sh = t.shards[si].Load()
 	if sh == nil {
-		return si, nil, h, found{pos: -1}
+		return si, nil, found{pos: -1}
 	}
-	return si, sh, h, sh.find(h, &rec)
+	return si, sh, sh.find(h, &rec)
 }
 
 // Remove removes the entry with identity id. It returns an error matching
@@ -429,7 +429,7 @@ func (t *Table[V]) remove(id ID) error {
 		t.n.Add(-1)
 		return nil
 	}
-	si, sh, _, f := t.locate(id)
+	si, sh, f := t.locate(id)
 	if f.pos < 0 {
 		return fmt.Errorf("%w: %v", ErrNotFound, id)
 	}
@@ -470,7 +470,7 @@ func (t *Table[V]) SetUp(id ID, up bool) error {
 		fp.Store(&ne)
 		return nil
 	}
-	_, sh, _, f := t.locate(id)
+	_, sh, f := t.locate(id)
 	if f.pos < 0 {
 		return fmt.Errorf("%w: %v", ErrNotFound, id)
 	}
@@ -521,7 +521,7 @@ func (t *Table[V]) Replace(old ID, e Entry[V]) error {
 		}
 		return t.remove(old)
 	}
-	_, sh, _, f := t.locate(old)
+	_, sh, f := t.locate(old)
 	if f.pos < 0 {
 		return fmt.Errorf("%w: %v", ErrNotFound, old)
 	}
@@ -558,7 +558,7 @@ func (t *Table[V]) Get(id ID) (Entry[V], bool) {
 		}
 		return Entry[V]{}, false
 	}
-	_, sh, _, f := t.locate(id)
+	_, sh, f := t.locate(id)
 	if f.pos < 0 {
 		return Entry[V]{}, false
 	}

@@ -179,3 +179,24 @@ func TestStrings(t *testing.T) {
 	err := demux.New[int]().Remove(demux.ID{Class: gre, Remote: peer})
 	assert.EqualError(t, err, "demux: entry not found: gre local any remote 198.51.100.2")
 }
+
+// TestLookupBatchLengths: LookupBatch does min(len(qs), len(out)) lookups,
+// across more than one touch round, and leaves the rest of out alone.
+func TestLookupBatchLengths(t *testing.T) {
+	tab := demux.New[int]()
+	require.NoError(t, tab.Add(ent(1, me, peer)))
+	qs := make([]demux.Query, 100)
+	for i := range qs {
+		qs[i] = pkt
+	}
+	out := make([]demux.Result[int], 70)
+	require.Equal(t, 70, tab.LookupBatch(qs, out))
+	for i, r := range out {
+		require.Equal(t, demux.Result[int]{Value: 1, Step: demux.StepExact, OK: true}, r, "result %d", i)
+	}
+	out = make([]demux.Result[int], 10)
+	out[3] = demux.Result[int]{Value: 9}
+	require.Equal(t, 3, tab.LookupBatch(qs[:3], out))
+	require.Equal(t, demux.Result[int]{Value: 9}, out[3], "out beyond the queries was written")
+	require.Zero(t, tab.LookupBatch(nil, out))
+}

@@ -280,11 +280,11 @@ func (r *Reorder) push(seq uint32, pkt []byte, now time.Time, deliver func(seq u
 		deliver(seq, pkt)
 		return true
 	}
-	d := seq - r.last
-	if d == 0 || d > 1<<31 {
+	if !SeqAfter(seq, r.last) {
 		r.stats.Late++
 		return false
 	}
+	d := seq - r.last
 	if d > 1 {
 		i, dup := r.search(d)
 		if dup {
