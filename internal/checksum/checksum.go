@@ -47,16 +47,21 @@ func Combine(a, b uint16) uint16 {
 // HC' = ~(~HC + ~m + m'). It never yields 0xffff (-0) for a nonzero sum,
 // the pitfall RFC 1624 §3 corrects in RFC 1141's eqn. 2.
 func Update16(cksum, old, new uint16) uint16 {
-	return ^Combine(Combine(^cksum, ^old), new)
+	return ^fold(uint32(^cksum) + uint32(^old) + uint32(new))
 }
 
 // Update32 is Update16 for an aligned 32-bit word (an IPv4 address, say).
 func Update32(cksum uint16, old, new uint32) uint16 {
-	s := Combine(^cksum, ^uint16(old>>16))
-	s = Combine(s, ^uint16(old))
-	s = Combine(s, uint16(new>>16))
-	s = Combine(s, uint16(new))
-	return ^s
+	return ^fold(uint32(^cksum) + uint32(^uint16(old>>16)) + uint32(^uint16(old)) + new>>16 + new&0xffff)
+}
+
+// fold reduces a sum of at most 65537 16-bit terms to a one's complement
+// sum of 16 bits. It yields 0 only for a sum of 0, as adding the terms one
+// by one with Combine would.
+func fold(s uint32) uint16 {
+	s = s&0xffff + s>>16
+	s = s&0xffff + s>>16
+	return uint16(s)
 }
 
 // sumLE returns the one's complement sum of b read as little-endian 16-bit

@@ -169,3 +169,33 @@ func BenchmarkChecksum(b *testing.B) {
 		})
 	}
 }
+
+// TestUpdateMatchesStepwise: folding once at the end gives, bit for bit,
+// what adding the terms one by one with Combine gives (RFC 1624 eqn. 3
+// word by word), including for the extremes 0x0000 and 0xffff.
+func TestUpdateMatchesStepwise(t *testing.T) {
+	ref16 := func(ck, old, nw uint16) uint16 { return ^Combine(Combine(^ck, ^old), nw) }
+	ref32 := func(ck uint16, old, nw uint32) uint16 {
+		s := Combine(^ck, ^uint16(old>>16))
+		s = Combine(s, ^uint16(old))
+		s = Combine(s, uint16(nw>>16))
+		return ^Combine(s, uint16(nw))
+	}
+	edges := []uint16{0, 1, 0x7fff, 0x8000, 0xfffe, 0xffff}
+	for _, a := range edges {
+		for _, b := range edges {
+			for _, c := range edges {
+				require.Equal(t, ref16(a, b, c), Update16(a, b, c), "Update16(%#x, %#x, %#x)", a, b, c)
+				o, n := uint32(b)<<16|uint32(c), uint32(c)<<16|uint32(b)
+				require.Equal(t, ref32(a, o, n), Update32(a, o, n), "Update32(%#x, %#x, %#x)", a, o, n)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1624, 2))
+	for range 1_000_000 {
+		ck, old, nw := uint16(rng.Uint32()), uint16(rng.Uint32()), uint16(rng.Uint32())
+		require.Equal(t, ref16(ck, old, nw), Update16(ck, old, nw))
+		o32, n32 := rng.Uint32(), rng.Uint32()
+		require.Equal(t, ref32(ck, o32, n32), Update32(ck, o32, n32))
+	}
+}
