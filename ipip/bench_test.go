@@ -20,11 +20,11 @@ func BenchmarkEncapsulate(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				buf := kind.inner(e.HeaderLen(), n, 64, 0x02)
+				buf := kind.inner(e.Overhead(), n, 64, 0x02)
 				b.ReportAllocs()
 				b.SetBytes(int64(n))
 				for b.Loop() {
-					if _, err := e.Encap(buf, e.HeaderLen()); err != nil {
+					if _, err := e.Encap(buf, e.Overhead()); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -41,7 +41,7 @@ func BenchmarkDecapsulate(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(n))
 				for b.Loop() {
-					if _, _, err := ipip.Decap(pkt); err != nil {
+					if _, _, err := decap(pkt); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,228 +1,86 @@
 package ipip
 
 import (
-	"net/netip"
-
 	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/outer"
 )
 
-// Outer holds what a tunnel needs from a received outer header.
-type Outer struct {
-	// Src is the outer source, the tunnel entry point.
-	Src netip.Addr
-	// Dst is the outer destination, the tunnel exit point.
-	Dst netip.Addr
-	// TTL is the outer IPv4 TTL or IPv6 hop limit.
-	TTL uint8
-	// TOS is the outer IPv4 TOS or IPv6 traffic class, ECN bits included.
-	TOS uint8
-	// Protocol is the IPv4 protocol, or the IPv6 next header that follows
-	// the fixed header and any hop-by-hop and destination options headers.
-	Protocol uint8
-	// HeaderLen is the number of bytes in front of the payload: the IPv4
-	// header with its options, or the IPv6 header with the extension
-	// headers Parse skipped.
-	HeaderLen int
-	// ECNAlarm is set by Decap when the inner and outer ECN form one of the
-	// combinations RFC 6040 marks "(!!!)" (see [DecapECN]); a tunnel counts
-	// these. Parse leaves it false.
-	ECNAlarm bool
-}
-
-// ECN returns the outer ECN codepoint.
-func (o *Outer) ECN() ECN { return ECNOf(o.TOS) }
-
-// maxExtHeaders bounds how many IPv6 extension headers Parse walks: a
-// hop-by-hop options header and up to two destination options headers
-// (RFC 8200 §4.1 allows one before a routing header and one at the end).
-const maxExtHeaders = 3
-
-// IPv6 extension header numbers Parse knows.
-const (
-	nhHopByHop = 0
-	nhFragment = 44
-	nhDestOpts = 60
-)
-
-// Parse checks the outer IPv4 or IPv6 header at the start of b, as a
-// careful receiver does, and returns its fields and the payload, a
-// sub-slice of b up to the length the header declares (bytes beyond it,
-// link padding, are ignored).
+// Decap decapsulates the IPIP, 6in4, 4in6 or 6in6 packet b, whose outer
+// header [outer.Parse] has parsed into o, and returns the inner packet, a
+// sub-slice of b. It does not parse the outer header again, and o keeps
+// the outer addresses for the caller.
 //
-// IPv4: version, IHL ≥ 5, total length within b and ≥ IHL, the header
-// checksum, and no fragmentation (MF clear and offset 0); options are
-// skipped. IPv6: version, payload length within b, and extension headers:
-// a hop-by-hop options header first and destination options headers
-// (where RFC 2473 §4.1 puts the tunnel encapsulation limit) are skipped
-// after checking that none of their options must be understood; a
-// fragment header is refused. Any protocol is accepted, so GRE receivers
-// use Parse too; [Decap] requires 4 or 41.
-//
-// Errors: [ErrTruncated], [ErrVersion], [ErrHeaderLen], [ErrChecksum],
-// [ErrFragment], [ErrOption]. Parse never modifies b and never allocates.
-func Parse(b []byte) (o Outer, payload []byte, err error) {
-	payload, err = parse(b, &o)
-	return o, payload, err
-}
-
-// parse is Parse writing into *o, which it leaves zero on error; it saves
-// Decap copying the Outer value around.
-func parse(b []byte, o *Outer) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, ErrTruncated
-	}
-	switch b[0] >> 4 {
-	case 4:
-		return parse4(b, o)
-	case 6:
-		return parse6(b, o)
-	}
-	return nil, ErrVersion
-}
-
-func parse4(b []byte, o *Outer) ([]byte, error) {
-	h, err := iphdr.CheckIPv4(b, true)
-	if err != nil {
-		switch err {
-		case iphdr.ErrHeaderLen:
-			return nil, ErrHeaderLen
-		case iphdr.ErrChecksum:
-			return nil, ErrChecksum
-		}
-		return nil, ErrTruncated
-	}
-	if h.IsFragment() {
-		return nil, ErrFragment
-	}
-	hl := h.HeaderLen()
-	// Field by field: a composite literal would be built and then copied.
-	o.Src, o.Dst = h.Src(), h.Dst()
-	o.TTL, o.TOS, o.Protocol = h.TTL(), h.TOS(), h.Protocol()
-	o.HeaderLen, o.ECNAlarm = hl, false
-	return b[hl:h.TotalLen()], nil
-}
-
-func parse6(b []byte, o *Outer) ([]byte, error) {
-	h, err := iphdr.CheckIPv6(b)
-	if err != nil {
-		return nil, ErrTruncated
-	}
-	end := iphdr.IPv6Len + int(h.PayloadLen())
-	off := iphdr.IPv6Len
-	nh := h.NextHeader()
-	for i := 0; i < maxExtHeaders; i++ {
-		if nh != nhDestOpts && (nh != nhHopByHop || i != 0) {
-			break
-		}
-		if end-off < 8 {
-			return nil, ErrTruncated
-		}
-		n := (int(b[off+1]) + 1) * 8
-		if end-off < n {
-			return nil, ErrTruncated
-		}
-		if !skippableOptions(b[off+2 : off+n]) {
-			return nil, ErrOption
-		}
-		nh = b[off]
-		off += n
-	}
-	if nh == nhFragment {
-		return nil, ErrFragment
-	}
-	o.Src, o.Dst = h.Src(), h.Dst()
-	o.TTL, o.TOS, o.Protocol = h.HopLimit(), h.TrafficClass(), nh
-	o.HeaderLen, o.ECNAlarm = off, false
-	return b[off:end], nil
-}
-
-// Option types Parse recognises in hop-by-hop and destination options.
-const (
-	optPad1       = 0
-	optPadN       = 1
-	optEncapLimit = 4 // RFC 2473 §4.1.1, tunnel encapsulation limit
-)
-
-// skippableOptions walks the type-length-value options of a hop-by-hop or
-// destination options header and reports whether they are well formed and
-// all either known (Pad1, PadN, the tunnel encapsulation limit) or marked
-// "skip over this option" (the two high-order bits of the type 00, RFC
-// 8200 §4.2).
-func skippableOptions(opts []byte) bool {
-	for len(opts) > 0 {
-		t := opts[0]
-		if t == optPad1 {
-			opts = opts[1:]
-			continue
-		}
-		if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
-			return false
-		}
-		if t != optPadN && t != optEncapLimit && t>>6 != 0 {
-			return false
-		}
-		opts = opts[2+int(opts[1]):]
-	}
-	return true
-}
-
-// Decap parses the outer header of the IPIP, 6in4, 4in6 or 6in6 packet b
-// with [Parse], checks the inner packet and applies RFC 6040 to it, and
-// returns the inner packet, a sub-slice of b, with the outer fields.
-//
-// The outer protocol must be 4 with an inner IPv4 packet or 41 with an
-// inner IPv6 packet ([ErrProtocol], [ErrInnerVersion]). The inner header
-// must lie within the outer payload, as must the length it declares
-// ([ErrInnerTruncated], [ErrInnerHeaderLen]); outer payload bytes beyond
-// that length are cut off, as Linux trims them. An inner TTL or hop limit
-// of 0 is refused ([ErrInnerTTL]). The inner IPv4 header checksum is not
-// verified: the inner packet goes on to IP input, which checks it, and
-// Decap keeps it correct when it rewrites the ECN field.
-//
-// The inner ECN is rewritten in place by the RFC 6040 table ([DecapECN];
-// IPv4 header checksum updated incrementally), o.ECNAlarm reports a
-// "(!!!)" combination, and outer CE over a Not-ECT inner packet returns
-// [ErrECNDrop]. The inner TTL is not changed (RFC 2003 §3.1).
-//
-// When the outer header parses but the packet is refused, o still holds
-// the outer fields, so the caller can charge the drop to its tunnel; after
-// a Parse error o is zero. Decap never allocates.
-func Decap(b []byte) (inner []byte, o Outer, err error) {
-	inner, err = decap(b, &o)
-	return inner, o, err
-}
-
-func decap(b []byte, o *Outer) ([]byte, error) {
-	p, err := parse(b, o)
+// The inner packet is checked as [Check] does; then RFC 6040 is applied to
+// it in place ([outer.ApplyECN]): the inner ECN is rewritten (IPv4 header
+// checksum updated incrementally), o.ECNAlarm reports a "(!!!)"
+// combination, and outer CE over a Not-ECT inner packet returns
+// [outer.ErrECNDrop]. The inner TTL is not changed (RFC 2003 §3.1).
+// Decap never allocates.
+func Decap(b []byte, o *outer.Outer) (inner []byte, err error) {
+	inner, err = Check(b, o)
 	if err != nil {
 		return nil, err
 	}
-	var inner []byte
+	o.ECNAlarm, err = outer.ApplyECN(inner, o.ECN())
+	if err != nil {
+		return nil, err
+	}
+	return inner, nil
+}
+
+// Check checks the inner packet of b, whose outer header [outer.Parse] has
+// parsed into o, and returns it, a sub-slice of b, without writing to b:
+// the non-mutating path for capture tools.
+//
+// The outer protocol must be 4 with an inner IPv4 packet or 41 with an
+// inner IPv6 packet ([ErrProtocol], [ErrVersionMismatch]). The inner
+// header must lie within the outer payload, as must the length it declares
+// ([outer.ErrInnerTruncated], [outer.ErrInnerHeaderLen]); outer payload
+// bytes beyond that length are cut off, as Linux trims them. An inner TTL
+// or hop limit of 0 is refused ([outer.ErrInnerTTL]). The inner IPv4
+// header checksum is not verified: the inner packet goes on to IP input,
+// which checks it. Check never allocates.
+func Check(b []byte, o *outer.Outer) (inner []byte, err error) {
+	if o.HeaderLen > o.Len || o.Len > len(b) {
+		return nil, outer.ErrTruncated
+	}
+	p := b[o.HeaderLen:o.Len]
 	switch o.Protocol {
-	case ProtoIPv4:
+	case outer.ProtoIPIP:
+		if len(p) > 0 && p[0]>>4 != 4 {
+			return nil, ErrVersionMismatch
+		}
 		h, err := iphdr.CheckIPv4(p, false)
 		if err != nil {
 			return nil, innerErr(err)
 		}
 		if h.TTL() == 0 {
-			return nil, ErrInnerTTL
+			return nil, outer.ErrInnerTTL
 		}
-		inner = p[:h.TotalLen()]
-	case ProtoIPv6:
+		return p[:h.TotalLen()], nil
+	case outer.ProtoIPv6:
+		if len(p) > 0 && p[0]>>4 != 6 {
+			return nil, ErrVersionMismatch
+		}
 		h, err := iphdr.CheckIPv6(p)
 		if err != nil {
 			return nil, innerErr(err)
 		}
 		if h.HopLimit() == 0 {
-			return nil, ErrInnerTTL
+			return nil, outer.ErrInnerTTL
 		}
-		inner = p[:iphdr.IPv6Len+int(h.PayloadLen())]
-	default:
-		return nil, ErrProtocol
+		return p[:iphdr.IPv6Len+int(h.PayloadLen())], nil
 	}
-	o.ECNAlarm, err = ApplyECN(inner, o.ECN())
-	if err != nil {
-		return nil, err
+	return nil, ErrProtocol
+}
+
+// innerErr turns an iphdr check error on the inner packet into outer's.
+func innerErr(err error) error {
+	switch err {
+	case iphdr.ErrVersion:
+		return ErrVersionMismatch
+	case iphdr.ErrHeaderLen:
+		return outer.ErrInnerHeaderLen
 	}
-	return inner, nil
+	return outer.ErrInnerTruncated
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/ipip"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // tunnelPacket returns a freshly encapsulated packet of the given kind
@@ -16,8 +17,8 @@ import (
 func tunnelPacket(t testing.TB, kind tunnelKind, n int) []byte {
 	e, err := ipip.NewEncapsulator(ipip.Config{Local: kind.local, Remote: kind.remote, TTL: 64})
 	require.NoError(t, err)
-	b := kind.inner(e.HeaderLen(), n, 64, 0)
-	start, err := e.Encap(b, e.HeaderLen())
+	b := kind.inner(e.Overhead(), n, 64, 0)
+	start, err := e.Encap(b, e.Overhead())
 	require.NoError(t, err)
 	return b[start:]
 }
@@ -40,39 +41,39 @@ func TestDecapErrors(t *testing.T) {
 		err       error
 		outerSeen bool // Decap returns the outer fields with the error
 	}{
-		{"empty", nil, ipip.ErrTruncated, false},
-		{"ipv4 header cut", v4(func([]byte) {})[:19], ipip.ErrTruncated, false},
-		{"version 5", v4(func(b []byte) { b[0] = 0x55 }), ipip.ErrVersion, false},
-		{"version 0", make([]byte, 40), ipip.ErrVersion, false},
-		{"IHL 4", v4(func(b []byte) { b[0] = 0x44 }), ipip.ErrHeaderLen, false},
-		{"IHL beyond the buffer", v4(func(b []byte) { b[0] = 0x4f })[:59], ipip.ErrTruncated, false},
-		{"total length below IHL", v4(func(b []byte) { iphdr.IPv4(b).SetTotalLen(19) }), ipip.ErrHeaderLen, false},
-		{"total length beyond the buffer", v4(func(b []byte) {})[:79], ipip.ErrTruncated, false},
-		{"bad checksum", func() []byte { b := v4(func([]byte) {}); b[8]--; return b }(), ipip.ErrChecksum, false},
-		{"MF set", v4(func(b []byte) { iphdr.IPv4(b).SetFlagsFragOff(iphdr.IPv4FlagMF) }), ipip.ErrFragment, false},
-		{"fragment offset", v4(func(b []byte) { iphdr.IPv4(b).SetFlagsFragOff(185) }), ipip.ErrFragment, false},
+		{"empty", nil, outer.ErrTruncated, false},
+		{"ipv4 header cut", v4(func([]byte) {})[:19], outer.ErrTruncated, false},
+		{"version 5", v4(func(b []byte) { b[0] = 0x55 }), outer.ErrVersion, false},
+		{"version 0", make([]byte, 40), outer.ErrVersion, false},
+		{"IHL 4", v4(func(b []byte) { b[0] = 0x44 }), outer.ErrHeaderLen, false},
+		{"IHL beyond the buffer", v4(func(b []byte) { b[0] = 0x4f })[:59], outer.ErrTruncated, false},
+		{"total length below IHL", v4(func(b []byte) { iphdr.IPv4(b).SetTotalLen(19) }), outer.ErrHeaderLen, false},
+		{"total length beyond the buffer", v4(func(b []byte) {})[:79], outer.ErrTruncated, false},
+		{"bad checksum", func() []byte { b := v4(func([]byte) {}); b[8]--; return b }(), outer.ErrChecksum, false},
+		{"MF set", v4(func(b []byte) { iphdr.IPv4(b).SetFlagsFragOff(iphdr.IPv4FlagMF) }), outer.ErrFragment, false},
+		{"fragment offset", v4(func(b []byte) { iphdr.IPv4(b).SetFlagsFragOff(185) }), outer.ErrFragment, false},
 		{"protocol 47", v4(func(b []byte) { iphdr.IPv4(b).SetProtocol(47) }), ipip.ErrProtocol, true},
-		{"protocol 4 over IPv6 inner", v6(1, func(b []byte) { b[9] = 4; iphdr.IPv4(b).ComputeChecksum() }), ipip.ErrInnerVersion, true},
-		{"protocol 41 over IPv4 inner", v4(func(b []byte) { iphdr.IPv4(b).SetProtocol(41) }), ipip.ErrInnerVersion, true},
-		{"inner version 5", v4(func(b []byte) { b[20] = 0x55 }), ipip.ErrInnerVersion, true},
-		{"inner IHL 3", v4(func(b []byte) { b[20] = 0x43 }), ipip.ErrInnerHeaderLen, true},
-		{"inner shorter than 20 bytes", v4(func(b []byte) { iphdr.IPv4(b).SetTotalLen(39) })[:39], ipip.ErrInnerTruncated, true},
+		{"protocol 4 over IPv6 inner", v6(1, func(b []byte) { b[9] = 4; iphdr.IPv4(b).ComputeChecksum() }), ipip.ErrVersionMismatch, true},
+		{"protocol 41 over IPv4 inner", v4(func(b []byte) { iphdr.IPv4(b).SetProtocol(41) }), ipip.ErrVersionMismatch, true},
+		{"inner version 5", v4(func(b []byte) { b[20] = 0x55 }), ipip.ErrVersionMismatch, true},
+		{"inner IHL 3", v4(func(b []byte) { b[20] = 0x43 }), outer.ErrInnerHeaderLen, true},
+		{"inner shorter than 20 bytes", v4(func(b []byte) { iphdr.IPv4(b).SetTotalLen(39) })[:39], outer.ErrInnerTruncated, true},
 		{"inner total length beyond the outer payload", v4(func(b []byte) {
 			binary.BigEndian.PutUint16(b[22:], 61)
-		}), ipip.ErrInnerTruncated, true},
-		{"inner TTL 0", v4(func(b []byte) { b[28] = 0 }), ipip.ErrInnerTTL, true},
-		{"inner hop limit 0", v6(3, func(b []byte) { b[47] = 0 }), ipip.ErrInnerTTL, true},
-		{"ipv6 header cut", v6(3, func([]byte) {})[:39], ipip.ErrTruncated, false},
-		{"ipv6 payload length beyond the buffer", v6(3, func([]byte) {})[:99], ipip.ErrTruncated, false},
+		}), outer.ErrInnerTruncated, true},
+		{"inner TTL 0", v4(func(b []byte) { b[28] = 0 }), outer.ErrInnerTTL, true},
+		{"inner hop limit 0", v6(3, func(b []byte) { b[47] = 0 }), outer.ErrInnerTTL, true},
+		{"ipv6 header cut", v6(3, func([]byte) {})[:39], outer.ErrTruncated, false},
+		{"ipv6 payload length beyond the buffer", v6(3, func([]byte) {})[:99], outer.ErrTruncated, false},
 		{"ipv6 inner payload length beyond the outer payload", v6(3, func(b []byte) {
 			binary.BigEndian.PutUint16(b[44:], 21)
-		}), ipip.ErrInnerTruncated, true},
+		}), outer.ErrInnerTruncated, true},
 		{"ipv6 next header 47", v6(3, func(b []byte) { b[6] = 47 }), ipip.ErrProtocol, true},
-		{"ipv6 inner version 4 under next header 41", v6(3, func(b []byte) { b[40] = 0x45 }), ipip.ErrInnerVersion, true},
+		{"ipv6 inner version 4 under next header 41", v6(3, func(b []byte) { b[40] = 0x45 }), ipip.ErrVersionMismatch, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inner, o, err := ipip.Decap(tt.b)
+			inner, o, err := decap(tt.b)
 			require.ErrorIs(t, err, tt.err)
 			assert.Nil(t, inner)
 			assert.Equal(t, tt.outerSeen, o.Dst.IsValid(), "outer fields returned: %+v", o)
@@ -101,7 +102,7 @@ func withExt(t testing.TB, exts ...[]byte) []byte {
 		if i == 0 {
 			h.SetNextHeader(nh[0])
 		}
-		next := uint8(ipip.ProtoIPv6)
+		next := uint8(outer.ProtoIPv6)
 		if i+1 < len(exts) {
 			next = nh[i+1]
 		}
@@ -136,7 +137,7 @@ func TestParseIPv6ExtensionHeaders(t *testing.T) {
 		name  string
 		exts  [][]byte
 		err   error
-		proto uint8
+		proto outer.IPProto
 	}{
 		{"encapsulation limit", [][]byte{extEncapLimit}, nil, 41},
 		{"hop-by-hop then destination options", [][]byte{extHopByHop, extEncapLimit}, nil, 41},
@@ -144,14 +145,14 @@ func TestParseIPv6ExtensionHeaders(t *testing.T) {
 		{"hop-by-hop, two destination options", [][]byte{extHopByHop, extSkippable, extEncapLimit}, nil, 41},
 		{"fourth header not walked", [][]byte{extHopByHop, extSkippable, extEncapLimit, extEncapLimit}, ipip.ErrProtocol, 60},
 		{"hop-by-hop not first", [][]byte{extEncapLimit, extHopByHop}, ipip.ErrProtocol, 0},
-		{"option that must not be skipped", [][]byte{extDiscard}, ipip.ErrOption, 0},
-		{"option past the header end", [][]byte{extBadTLV}, ipip.ErrOption, 0},
-		{"fragment header", [][]byte{extFragment}, ipip.ErrFragment, 0},
-		{"fragment header after destination options", [][]byte{extEncapLimit, extFragment}, ipip.ErrFragment, 0},
+		{"option that must not be skipped", [][]byte{extDiscard}, outer.ErrOption, 0},
+		{"option past the header end", [][]byte{extBadTLV}, outer.ErrOption, 0},
+		{"fragment header", [][]byte{extFragment}, outer.ErrFragment, 0},
+		{"fragment header after destination options", [][]byte{extEncapLimit, extFragment}, outer.ErrFragment, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := withExt(t, tt.exts...)
-			inner, o, err := ipip.Decap(b)
+			inner, o, err := decap(b)
 			if tt.err != nil {
 				require.ErrorIs(t, err, tt.err)
 				if tt.err == ipip.ErrProtocol {
@@ -171,12 +172,12 @@ func TestParseIPv6ExtensionHeaders(t *testing.T) {
 	for _, plen := range []int{0, 7, 15} {
 		c := append([]byte(nil), b[:40+plen]...)
 		iphdr.IPv6(c).SetPayloadLen(uint16(plen))
-		_, _, err := ipip.Parse(c)
-		require.ErrorIs(t, err, ipip.ErrTruncated, "payload length %d", plen)
+		_, _, err := outer.Parse(c)
+		require.ErrorIs(t, err, outer.ErrTruncated, "payload length %d", plen)
 	}
 	// A Pad1-only header is fine; a lone option type byte is not.
-	_, _, err := ipip.Parse(withExt(t, []byte{60, 0, 0, 0, 0, 0, 0, 0x1e}))
-	require.ErrorIs(t, err, ipip.ErrOption)
+	_, _, err := outer.Parse(withExt(t, []byte{60, 0, 0, 0, 0, 0, 0, 0x1e}))
+	require.ErrorIs(t, err, outer.ErrOption)
 }
 
 func TestParseIPv4Options(t *testing.T) {
@@ -187,7 +188,7 @@ func TestParseIPv4Options(t *testing.T) {
 	h.SetVersionIHL(24)
 	h.SetTotalLen(uint16(len(out)))
 	h.ComputeChecksum()
-	inner, o, err := ipip.Decap(out)
+	inner, o, err := decap(out)
 	require.NoError(t, err)
 	assert.Equal(t, 24, o.HeaderLen)
 	assert.Equal(t, b[20:], inner)
@@ -207,12 +208,12 @@ func TestDecapTrim(t *testing.T) {
 			} else {
 				iphdr.IPv6(padded).SetPayloadLen(uint16(len(padded) - 40))
 			}
-			inner, _, err := ipip.Decap(padded)
+			inner, _, err := decap(padded)
 			require.NoError(t, err)
 			assert.Equal(t, b[hl:], inner)
 
 			// Link padding beyond the outer length is ignored.
-			inner, _, err = ipip.Decap(append(append([]byte(nil), b...), 0, 0))
+			inner, _, err = decap(append(append([]byte(nil), b...), 0, 0))
 			require.NoError(t, err)
 			assert.Equal(t, b[hl:], inner)
 		})
@@ -222,20 +223,20 @@ func TestDecapTrim(t *testing.T) {
 // TestParseKeepsBuffer: Parse never writes, Decap only writes the inner ECN.
 func TestParseKeepsBuffer(t *testing.T) {
 	b := tunnelPacket(t, tunnelKinds[0], 60)
-	setOuterECN(b, ipip.CE)
-	b[21] |= byte(ipip.ECT0)
+	setOuterECN(b, outer.CE)
+	b[21] |= byte(outer.ECT0)
 	iphdr.IPv4(b[20:]).ComputeChecksum()
 	orig := append([]byte(nil), b...)
-	o, payload, err := ipip.Parse(b)
+	o, payload, err := outer.Parse(b)
 	require.NoError(t, err)
 	assert.Equal(t, orig, b)
 	assert.Equal(t, b[20:], payload)
-	assert.Equal(t, ipip.CE, o.ECN())
+	assert.Equal(t, outer.CE, o.ECN())
 	assert.False(t, o.ECNAlarm)
 
-	inner, o, err := ipip.Decap(b)
+	inner, o, err := decap(b)
 	require.NoError(t, err)
 	assert.False(t, o.ECNAlarm)
-	assert.Equal(t, ipip.CE, ipip.ECNOf(inner[1]))
+	assert.Equal(t, outer.CE, outer.ECNOf(inner[1]))
 	assert.Equal(t, orig[:20], b[:20], "outer header untouched")
 }

@@ -12,13 +12,14 @@ import (
 
 	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/ipip"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // tunnelKind is one of the four outer/inner combinations.
 type tunnelKind struct {
 	name          string
 	local, remote netip.Addr
-	proto         uint8
+	proto         outer.IPProto
 	// inner returns headroom bytes and an inner packet of n bytes with
 	// the given TTL and TOS (DF clear).
 	inner func(headroom, n int, ttl, tos uint8) []byte
@@ -27,10 +28,10 @@ type tunnelKind struct {
 func inner4(headroom, n int, ttl, tos uint8) []byte { return packet4(headroom, n, ttl, tos, false) }
 
 var tunnelKinds = []tunnelKind{
-	{"4in4", outer4Src, outer4Dst, ipip.ProtoIPv4, inner4},
-	{"6in4", outer4Src, outer4Dst, ipip.ProtoIPv6, packet6},
-	{"4in6", outer6Src, outer6Dst, ipip.ProtoIPv4, inner4},
-	{"6in6", outer6Src, outer6Dst, ipip.ProtoIPv6, packet6},
+	{"4in4", outer4Src, outer4Dst, outer.ProtoIPIP, inner4},
+	{"6in4", outer4Src, outer4Dst, outer.ProtoIPv6, packet6},
+	{"4in6", outer6Src, outer6Dst, outer.ProtoIPIP, inner4},
+	{"6in6", outer6Src, outer6Dst, outer.ProtoIPv6, packet6},
 }
 
 // TestEncapVector4in4 checks the outer header byte for byte. The ID comes
@@ -88,14 +89,14 @@ func TestEncapDecapKinds(t *testing.T) {
 				orig := append([]byte(nil), b[headroom:]...)
 				start, err := e.Encap(b, headroom)
 				require.NoError(t, err)
-				assert.Equal(t, headroom-e.HeaderLen(), start)
+				assert.Equal(t, headroom-e.Overhead(), start)
 
-				inner, o, err := ipip.Decap(b[start:])
+				inner, o, err := decap(b[start:])
 				require.NoError(t, err)
 				assert.Equal(t, orig, inner)
 				assert.Equal(t, &b[headroom], &inner[0], "inner is a sub-slice, not a copy")
-				assert.Equal(t, ipip.Outer{Src: kind.local, Dst: kind.remote, TTL: 33, TOS: 0x00,
-					Protocol: kind.proto, HeaderLen: e.HeaderLen()}, o)
+				assert.Equal(t, outer.Outer{Src: kind.local, Dst: kind.remote, TTL: 33, TOS: 0x00,
+					Protocol: kind.proto, HeaderLen: e.Overhead(), Len: len(b) - start}, o)
 			})
 		}
 	}
@@ -126,7 +127,7 @@ func TestEncapRules(t *testing.T) {
 		{name: "ECN ECT(1) copied", cfg: ipip.Config{InheritTOS: true}, ttl: 5, tos: 0xb8 | 1, want: want{5, 0xb8 | 1, true}},
 		{name: "ECN CE becomes ECT(0)", cfg: ipip.Config{InheritTOS: true}, ttl: 5, tos: 0xb8 | 3, want: want{5, 0xb8 | 2, true}},
 		{name: "ECN CE becomes ECT(0) ipv6", v6: true, ttl: 5, tos: 3, want: want{5, 2, true}},
-		{name: "ECN compat sends Not-ECT", cfg: ipip.Config{InheritTOS: true, ECN: ipip.ECNCompat}, ttl: 5, tos: 0xb8 | 3,
+		{name: "ECN compat sends Not-ECT", cfg: ipip.Config{InheritTOS: true, ECN: outer.ECNCompat}, ttl: 5, tos: 0xb8 | 3,
 			want: want{5, 0xb8, true}},
 		{name: "pmtudisc forces DF over inner DF clear", ttl: 5, df: false, want: want{5, 0, true}},
 		{name: "nopmtudisc copies inner DF set", cfg: ipip.Config{NoPMTUDisc: true}, ttl: 5, df: true, want: want{5, 0, true}},
@@ -169,45 +170,6 @@ func TestEncapRules(t *testing.T) {
 	}
 }
 
-// TestPrependGRE shows the GRE use: an explicit protocol, a payload that
-// is not an IP packet, and the inner fields passed separately.
-func TestPrependGRE(t *testing.T) {
-	e, err := ipip.NewEncapsulator(ipip.Config{Local: outer4Src, Remote: outer4Dst, InheritTOS: true})
-	require.NoError(t, err)
-
-	// gretap: the payload is a GRE header and an Ethernet frame; ttl
-	// inherit falls back to DefaultTTL, the TOS to 0.
-	b := make([]byte, 20+4+60)
-	copy(b[20:], []byte{0x00, 0x00, 0x65, 0x58})
-	start, err := e.Prepend(b, 20, 47, ipip.Inner{})
-	require.NoError(t, err)
-	o, payload, err := ipip.Parse(b[start:])
-	require.NoError(t, err)
-	assert.Equal(t, uint8(47), o.Protocol)
-	assert.Equal(t, uint8(ipip.DefaultTTL), o.TTL)
-	assert.Equal(t, uint8(0), o.TOS)
-	assert.Equal(t, b[20:], payload)
-
-	// GRE carrying IPv4: the inner fields come from the packet behind the
-	// 4-byte GRE header.
-	b = packet4(24, 60, 12, 0xb8|3, false)
-	copy(b[20:], []byte{0x00, 0x00, 0x08, 0x00})
-	in, err := ipip.InnerOf(b[24:])
-	require.NoError(t, err)
-	assert.Equal(t, ipip.Inner{Version: 4, TTL: 12, TOS: 0xb8 | 3}, in)
-	start, err = e.Prepend(b, 20, 47, in)
-	require.NoError(t, err)
-	o, _, err = ipip.Parse(b[start:])
-	require.NoError(t, err)
-	assert.Equal(t, uint8(12), o.TTL)
-	assert.Equal(t, uint8(0xb8|2), o.TOS)
-	_, _, err = ipip.Decap(b[start:])
-	require.ErrorIs(t, err, ipip.ErrProtocol)
-
-	_, err = e.Prepend(b, 20, 47, ipip.Inner{Version: 4, TTL: 0})
-	require.ErrorIs(t, err, ipip.ErrInnerTTL)
-}
-
 func TestEncapErrors(t *testing.T) {
 	e4, err := ipip.NewEncapsulator(ipip.Config{Local: outer4Src, Remote: outer4Dst, TTL: 64})
 	require.NoError(t, err)
@@ -226,22 +188,22 @@ func TestEncapErrors(t *testing.T) {
 		off  int
 		err  error
 	}{
-		{"no headroom", e4, packet4(19, 60, 64, 0, false), 19, ipip.ErrShortBuffer},
-		{"no headroom ipv6", e6, packet4(39, 60, 64, 0, false), 39, ipip.ErrShortBuffer},
-		{"negative offset", e4, packet4(0, 60, 64, 0, false), -1, ipip.ErrShortBuffer},
-		{"offset past the end", e4, packet4(20, 60, 64, 0, false), 81, ipip.ErrShortBuffer},
-		{"empty inner", e4, make([]byte, 20), 20, ipip.ErrInnerTruncated},
-		{"inner shorter than its header", e4, packet4(40, 60, 64, 0, false)[:50], 40, ipip.ErrInnerTruncated},
-		{"inner shorter than its total length", e4, packet4(40, 60, 64, 0, false)[:99], 40, ipip.ErrInnerTruncated},
-		{"inner longer than its total length", e4, append(packet4(40, 60, 64, 0, false), 0), 40, ipip.ErrInnerLength},
-		{"ipv6 inner longer than its payload length", e4, append(packet6(40, 60, 64, 0), 0), 40, ipip.ErrInnerLength},
-		{"ipv6 inner truncated", e4, packet6(40, 60, 64, 0)[:99], 40, ipip.ErrInnerTruncated},
-		{"inner version 5", e4, mutate(func(p []byte) { p[0] = 0x55 }), 40, ipip.ErrInnerVersion},
-		{"inner IHL 4", e4, mutate(func(p []byte) { p[0] = 0x44 }), 40, ipip.ErrInnerHeaderLen},
-		{"inner total length below IHL", e4, mutate(func(p []byte) { iphdr.IPv4(p).SetTotalLen(19) }), 40, ipip.ErrInnerHeaderLen},
-		{"inner TTL 0", e4, packet4(40, 60, 0, 0, false), 40, ipip.ErrInnerTTL},
-		{"inner hop limit 0", e6, packet6(40, 60, 0, 0), 40, ipip.ErrInnerTTL},
-		{"ipv4 outer over 65535", e4, packet6(20, 65535-20+1, 64, 0), 20, ipip.ErrTooLong},
+		{"no headroom", e4, packet4(19, 60, 64, 0, false), 19, outer.ErrShortBuffer},
+		{"no headroom ipv6", e6, packet4(39, 60, 64, 0, false), 39, outer.ErrShortBuffer},
+		{"negative offset", e4, packet4(0, 60, 64, 0, false), -1, outer.ErrShortBuffer},
+		{"offset past the end", e4, packet4(20, 60, 64, 0, false), 81, outer.ErrShortBuffer},
+		{"empty inner", e4, make([]byte, 20), 20, outer.ErrInnerTruncated},
+		{"inner shorter than its header", e4, packet4(40, 60, 64, 0, false)[:50], 40, outer.ErrInnerTruncated},
+		{"inner shorter than its total length", e4, packet4(40, 60, 64, 0, false)[:99], 40, outer.ErrInnerTruncated},
+		{"inner longer than its total length", e4, append(packet4(40, 60, 64, 0, false), 0), 40, outer.ErrInnerLength},
+		{"ipv6 inner longer than its payload length", e4, append(packet6(40, 60, 64, 0), 0), 40, outer.ErrInnerLength},
+		{"ipv6 inner truncated", e4, packet6(40, 60, 64, 0)[:99], 40, outer.ErrInnerTruncated},
+		{"inner version 5", e4, mutate(func(p []byte) { p[0] = 0x55 }), 40, outer.ErrInnerVersion},
+		{"inner IHL 4", e4, mutate(func(p []byte) { p[0] = 0x44 }), 40, outer.ErrInnerHeaderLen},
+		{"inner total length below IHL", e4, mutate(func(p []byte) { iphdr.IPv4(p).SetTotalLen(19) }), 40, outer.ErrInnerHeaderLen},
+		{"inner TTL 0", e4, packet4(40, 60, 0, 0, false), 40, outer.ErrInnerTTL},
+		{"inner hop limit 0", e6, packet6(40, 60, 0, 0), 40, outer.ErrInnerTTL},
+		{"ipv4 outer over 65535", e4, packet6(20, 65535-20+1, 64, 0), 20, outer.ErrTooLong},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,17 +214,6 @@ func TestEncapErrors(t *testing.T) {
 		})
 	}
 
-	// IPv6 outer over a payload of more than 65535 bytes (only Prepend
-	// can be given one: no inner IP packet is that long).
-	_, err = e6.Prepend(make([]byte, 40+65536), 40, 47, ipip.Inner{})
-	require.ErrorIs(t, err, ipip.ErrTooLong)
-	start, err := e6.Prepend(make([]byte, 40+65535), 40, 47, ipip.Inner{})
-	require.NoError(t, err)
-	assert.Zero(t, start)
-	// The largest IPv4 outer packet.
-	start, err = e4.Prepend(make([]byte, 65535), 20, 47, ipip.Inner{})
-	require.NoError(t, err)
-	assert.Zero(t, start)
 }
 
 // TestIDCounter checks that IDs run on by one and that concurrent senders
@@ -311,60 +262,6 @@ func TestIDCounter(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, workers*each)
-}
-
-func TestConfigValidate(t *testing.T) {
-	ok := ipip.Config{Local: outer4Src, Remote: outer4Dst}
-	ok6 := ipip.Config{Local: outer6Src, Remote: outer6Dst}
-	with := func(c ipip.Config, f func(*ipip.Config)) ipip.Config { f(&c); return c }
-	tests := []struct {
-		name  string
-		cfg   ipip.Config
-		err   error
-		field string
-		msg   string
-	}{
-		{"ipv4 defaults", ok, nil, "", ""},
-		{"ipv6 defaults", ok6, nil, "", ""},
-		{"all set", with(ok, func(c *ipip.Config) { c.TTL = 255; c.TOS = 0xfc; c.ECN = ipip.ECNCompat }), nil, "", ""},
-		{"inherit + nopmtudisc", with(ok, func(c *ipip.Config) { c.NoPMTUDisc = true; c.InheritTOS = true }), nil, "", ""},
-		{"flow label", with(ok6, func(c *ipip.Config) { c.FlowLabel = 0xfffff }), nil, "", ""},
-		{"no local", ipip.Config{Remote: outer4Dst}, ipip.ErrConfigAddr, "local", "ipip: local (none): local and remote must be valid addresses of one family"},
-		{"no remote", ipip.Config{Local: outer4Src}, ipip.ErrConfigAddr, "remote", ""},
-		{"mixed families", ipip.Config{Local: outer4Src, Remote: outer6Dst}, ipip.ErrConfigAddr, "remote", ""},
-		{"mapped local", ipip.Config{Local: netip.AddrFrom16(outer4Src.As16()), Remote: outer6Dst}, ipip.ErrConfigAddr, "local", ""},
-		{"mapped remote", ipip.Config{Local: outer6Src, Remote: netip.AddrFrom16(outer4Dst.As16())}, ipip.ErrConfigAddr, "remote", ""},
-		{"fixed ttl + nopmtudisc", with(ok, func(c *ipip.Config) { c.TTL = 64; c.NoPMTUDisc = true }), ipip.ErrConfigPMTUDisc, "ttl",
-			"ipip: ttl 64: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)"},
-		{"nopmtudisc over ipv6", with(ok6, func(c *ipip.Config) { c.NoPMTUDisc = true }), ipip.ErrConfigNoPMTUDisc6, "nopmtudisc", ""},
-		{"tos with ECN bits", with(ok, func(c *ipip.Config) { c.TOS = 0xb9 }), ipip.ErrConfigTOS, "tos", "ipip: tos 0xb9: tos must leave the ECN bits 0, and be 0 with inherit"},
-		{"tos with inherit", with(ok, func(c *ipip.Config) { c.TOS = 0xb8; c.InheritTOS = true }), ipip.ErrConfigTOS, "tos", ""},
-		{"flow label too wide", with(ok6, func(c *ipip.Config) { c.FlowLabel = 0x100000 }), ipip.ErrConfigFlowLabel, "flowlabel", ""},
-		{"flow label over ipv4", with(ok, func(c *ipip.Config) { c.FlowLabel = 1 }), ipip.ErrConfigFlowLabel, "flowlabel", ""},
-		{"ECN mode", with(ok, func(c *ipip.Config) { c.ECN = 7 }), ipip.ErrConfigECNMode, "ecn", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			_, nerr := ipip.NewEncapsulator(tt.cfg)
-			if tt.err == nil {
-				require.NoError(t, err)
-				require.NoError(t, nerr)
-				return
-			}
-			require.ErrorIs(t, err, tt.err)
-			require.ErrorIs(t, nerr, tt.err)
-			var ce *ipip.ConfigError
-			require.ErrorAs(t, err, &ce)
-			assert.Equal(t, tt.field, ce.Field)
-			if tt.msg != "" {
-				assert.Equal(t, tt.msg, err.Error())
-			}
-		})
-	}
-	e, err := ipip.NewEncapsulator(ok6)
-	require.NoError(t, err)
-	assert.Equal(t, ok6, e.Config())
 }
 
 // TestEncapChecksum compares the checksum Encap derives from its template

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/ipencap/ipencap/ipip"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // innerPing is an IPv4 UDP packet 10.0.0.1 > 10.0.0.2, TTL 64, DF, ECN
@@ -34,15 +34,15 @@ func ExampleEncapsulator_Encap() {
 	if err != nil {
 		panic(err)
 	}
-	buf := make([]byte, e.HeaderLen()+len(innerPing))
-	copy(buf[e.HeaderLen():], innerPing)
+	buf := make([]byte, e.Overhead()+len(innerPing))
+	copy(buf[e.Overhead():], innerPing)
 
-	start, err := e.Encap(buf, e.HeaderLen())
+	start, err := e.Encap(buf, e.Overhead())
 	if err != nil {
 		panic(err)
 	}
 	pkt := buf[start:]
-	o, payload, err := ipip.Parse(pkt)
+	o, payload, err := outer.Parse(pkt)
 	if err != nil {
 		panic(err)
 	}
@@ -71,41 +71,10 @@ func ExampleEncapsulator_Encap_ipv6() {
 	if err != nil {
 		panic(err)
 	}
-	o, _, _ := ipip.Parse(buf[start:])
+	o, _, _ := outer.Parse(buf[start:])
 	fmt.Printf("start %d: %v > %v next header %d hop limit %d\n", start, o.Src, o.Dst, o.Protocol, o.TTL)
 	// Output:
 	// start 24: 2001:db8::1 > 2001:db8::7 next header 4 hop limit 64
-}
-
-// A GRE sender writes its own header in front of the inner packet, then has
-// the outer IPv4 header written with protocol 47 and the inner packet's
-// fields for the TTL, TOS and ECN rules.
-func ExampleEncapsulator_Prepend() {
-	e, err := ipip.NewEncapsulator(ipip.Config{
-		Local:  netip.MustParseAddr("192.0.2.1"),
-		Remote: netip.MustParseAddr("198.51.100.7"),
-	})
-	if err != nil {
-		panic(err)
-	}
-	const greLen = 4
-	buf := make([]byte, e.HeaderLen()+greLen+len(innerPing))
-	innerOff := e.HeaderLen() + greLen
-	copy(buf[innerOff:], innerPing)
-	copy(buf[e.HeaderLen():], []byte{0x00, 0x00, 0x08, 0x00}) // GRE, protocol IPv4
-
-	in, err := ipip.InnerOf(buf[innerOff:])
-	if err != nil {
-		panic(err)
-	}
-	start, err := e.Prepend(buf, e.HeaderLen(), 47, in)
-	if err != nil {
-		panic(err)
-	}
-	o, payload, _ := ipip.Parse(buf[start:])
-	fmt.Printf("protocol %d ttl %d (inherited), payload %d bytes\n", o.Protocol, o.TTL, len(payload))
-	// Output:
-	// protocol 47 ttl 64 (inherited), payload 36 bytes
 }
 
 // Decap strips the outer header and applies RFC 6040: congestion marked on
@@ -128,47 +97,33 @@ func ExampleDecap() {
 	sum = sum&0xffff + sum>>16
 	binary.BigEndian.PutUint16(pkt[10:], ^uint16(sum))
 
-	inner, o, err := ipip.Decap(pkt)
+	// The receive path: parse the outer header once (a tunnel looks itself
+	// up by o.Src and o.Dst here), then hand the packet to the mode.
+	o, _, err := outer.Parse(pkt)
+	if err != nil {
+		panic(err)
+	}
+	inner, err := ipip.Decap(pkt, &o)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("from %v: inner %d bytes, outer ECN %v, inner ECN %v, alarm %v\n",
-		o.Src, len(inner), o.ECN(), ipip.ECNOf(inner[1]), o.ECNAlarm)
+		o.Src, len(inner), o.ECN(), outer.ECNOf(inner[1]), o.ECNAlarm)
 
 	// The same mark over a Not-ECT inner packet cannot be passed on.
-	_, _, err = ipip.Decap([]byte{
+	pkt = []byte{
 		0x45, 0x03, 0x00, 0x28, 0x00, 0x01, 0x40, 0x00, 0x40, 0x04, 0x4e, 0x92, // TOS CE, DF, TTL 64, protocol 4
 		0xc0, 0x00, 0x02, 0x01, 0xc6, 0x33, 0x64, 0x07, // 192.0.2.1 > 198.51.100.7
 		0x45, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00, 0x66, 0xe8, // inner Not-ECT, no payload
 		0x0a, 0x00, 0x00, 0x01, 0x0a, 0x00, 0x00, 0x02,
-	})
-	fmt.Println(errors.Is(err, ipip.ErrECNDrop))
+	}
+	o, _, err = outer.Parse(pkt)
+	if err != nil {
+		panic(err)
+	}
+	_, err = ipip.Decap(pkt, &o)
+	fmt.Println(errors.Is(err, outer.ErrECNDrop))
 	// Output:
 	// from 192.0.2.1: inner 32 bytes, outer ECN CE, inner ECN CE, alarm false
 	// true
-}
-
-// The RFC 6040 decapsulation table.
-func ExampleDecapECN() {
-	codepoints := []ipip.ECN{ipip.NotECT, ipip.ECT0, ipip.ECT1, ipip.CE}
-	for _, inner := range codepoints {
-		row := fmt.Sprintf("%-7v |", inner)
-		for _, outer := range codepoints {
-			cell := "drop"
-			e, v := ipip.DecapECN(inner, outer)
-			if v != ipip.ECNDrop {
-				cell = e.String()
-			}
-			if v != ipip.ECNForward {
-				cell += " (!!!)"
-			}
-			row += fmt.Sprintf(" %-13s", cell)
-		}
-		fmt.Println(strings.TrimRight(row, " "))
-	}
-	// Output:
-	// Not-ECT | Not-ECT       Not-ECT (!!!) Not-ECT (!!!) drop (!!!)
-	// ECT(0)  | ECT(0)        ECT(0)        ECT(1)        CE
-	// ECT(1)  | ECT(1)        ECT(1)        ECT(1)        CE
-	// CE      | CE            CE            CE (!!!)      CE
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/ipip"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // FuzzDecap feeds arbitrary bytes to Parse and Decap. Neither may panic,
@@ -22,7 +23,7 @@ func FuzzDecap(f *testing.F) {
 		f.Add(tunnelPacket(f, kind, 60)) // 4in4, 6in4, 4in6, 6in6 as Encap builds them
 	}
 	ce := tunnelPacket(f, tunnelKinds[0], 60)
-	setOuterECN(ce, ipip.CE)
+	setOuterECN(ce, outer.CE)
 	f.Add(ce)                                                                        // outer CE over Not-ECT: ErrECNDrop
 	f.Add(withExt(f, extHopByHop, extEncapLimit))                                    // 6in6 behind hop-by-hop and encapsulation limit
 	f.Add(withExt(f, extDiscard))                                                    // option that must not be skipped
@@ -32,7 +33,7 @@ func FuzzDecap(f *testing.F) {
 	f.Add(append([]byte{0x45, 0, 0, 20, 0, 0, 0x20, 0, 64, 4}, make([]byte, 10)...)) // MF set, bad checksum
 	f.Fuzz(func(t *testing.T, b []byte) {
 		orig := append([]byte(nil), b...)
-		o, payload, err := ipip.Parse(b)
+		o, payload, err := outer.Parse(b)
 		if !bytes.Equal(orig, b) {
 			t.Fatal("Parse modified its input")
 		}
@@ -44,7 +45,7 @@ func FuzzDecap(f *testing.F) {
 			t.Fatalf("Parse: payload not at HeaderLen %d", o.HeaderLen)
 		}
 
-		inner, o2, err2 := ipip.Decap(b)
+		inner, o2, err2 := decap(b)
 		if err != nil && !errors.Is(err2, err) {
 			t.Fatalf("Parse said %v, Decap %v", err, err2)
 		}
@@ -74,21 +75,21 @@ func FuzzDecap(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewEncapsulator(%+v): %v", cfg, err)
 		}
-		buf := make([]byte, e.HeaderLen()+len(inner))
-		copy(buf[e.HeaderLen():], inner)
-		start, err := e.Encap(buf, e.HeaderLen())
+		buf := make([]byte, e.Overhead()+len(inner))
+		copy(buf[e.Overhead():], inner)
+		start, err := e.Encap(buf, e.Overhead())
 		if err != nil {
 			t.Fatalf("re-encapsulating what Decap accepted: %v", err)
 		}
-		inner3, o3, err := ipip.Decap(buf[start:])
+		inner3, o3, err := decap(buf[start:])
 		if err != nil {
 			t.Fatalf("decapsulating the re-encapsulated packet: %v", err)
 		}
 		if !bytes.Equal(inner3, inner) {
 			t.Fatalf("inner changed:\n%x\n%x", inner, inner3)
 		}
-		want := ipip.Outer{Src: o.Src, Dst: o.Dst, TTL: o.TTL, TOS: o.TOS&^3 | uint8(ipip.EncapECN(ipip.ECNOf(innerTOS(inner)))),
-			Protocol: o.Protocol, HeaderLen: e.HeaderLen()}
+		want := outer.Outer{Src: o.Src, Dst: o.Dst, TTL: o.TTL, TOS: o.TOS&^3 | uint8(outer.EncapECN(outer.ECNOf(innerTOS(inner)))),
+			Protocol: o.Protocol, HeaderLen: e.Overhead(), Len: e.Overhead() + len(inner)}
 		if o.TTL == 0 {
 			want.TTL = innerTTL(inner)
 		}
@@ -122,7 +123,7 @@ func FuzzEncapDecap(f *testing.F) {
 			TOS:        uint8(cfgBits>>8) &^ 3,
 			InheritTOS: cfgBits&(1<<24) != 0,
 			NoPMTUDisc: cfgBits&(1<<25) != 0 && k.local.Is4(),
-			ECN:        ipip.ECNMode(cfgBits >> 26 & 1),
+			ECN:        outer.ECNMode(cfgBits >> 26 & 1),
 		}
 		if cfg.InheritTOS {
 			cfg.TOS = 0
@@ -134,7 +135,7 @@ func FuzzEncapDecap(f *testing.F) {
 		if err != nil {
 			t.Fatalf("config %+v: %v", cfg, err)
 		}
-		in, err := ipip.InnerOf(p)
+		in, err := outer.InnerOf(p)
 		if err != nil {
 			t.Fatalf("InnerOf on a valid packet: %v", err)
 		}
@@ -142,8 +143,8 @@ func FuzzEncapDecap(f *testing.F) {
 		buf := make([]byte, headroom+len(p))
 		copy(buf[headroom:], p)
 		start, err := e.Encap(buf, headroom)
-		if len(p) > 0xffff-e.HeaderLen() && e.HeaderLen() == ipip.IPv4HeaderLen {
-			if !errors.Is(err, ipip.ErrTooLong) {
+		if len(p) > 0xffff-e.Overhead() && e.Overhead() == outer.IPv4HeaderLen {
+			if !errors.Is(err, outer.ErrTooLong) {
 				t.Fatalf("%d-byte inner over IPv4: %v", len(p), err)
 			}
 			return
@@ -151,11 +152,11 @@ func FuzzEncapDecap(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Encap: %v", err)
 		}
-		if start != headroom-e.HeaderLen() {
+		if start != headroom-e.Overhead() {
 			t.Fatalf("start %d", start)
 		}
-		outer := append([]byte(nil), buf[start:start+e.HeaderLen()]...)
-		inner, o, err := ipip.Decap(buf[start:])
+		hdr := append([]byte(nil), buf[start:start+e.Overhead()]...)
+		inner, o, err := decap(buf[start:])
 		if err != nil {
 			t.Fatalf("Decap: %v", err)
 		}
@@ -175,15 +176,15 @@ func FuzzEncapDecap(f *testing.F) {
 		if cfg.InheritTOS {
 			wantTOS = in.TOS &^ 3
 		}
-		if cfg.ECN == ipip.ECNNormal {
-			wantTOS |= uint8(ipip.EncapECN(ipip.ECNOf(in.TOS)))
+		if cfg.ECN == outer.ECNNormal {
+			wantTOS |= uint8(outer.EncapECN(outer.ECNOf(in.TOS)))
 		}
-		want := ipip.Outer{Src: k.local, Dst: k.remote, TTL: wantTTL, TOS: wantTOS, Protocol: k.proto, HeaderLen: e.HeaderLen()}
+		want := outer.Outer{Src: k.local, Dst: k.remote, TTL: wantTTL, TOS: wantTOS, Protocol: k.proto, HeaderLen: e.Overhead(), Len: len(buf) - start}
 		if o != want {
 			t.Fatalf("outer %+v, want %+v", o, want)
 		}
 		if k.local.Is4() {
-			h := iphdr.IPv4(outer)
+			h := iphdr.IPv4(hdr)
 			if h.DF() != (!cfg.NoPMTUDisc || in.DF) || h.IsFragment() || h.ID() == 0 {
 				t.Fatalf("outer flags %#04x, ID %d", h.FlagsFragOff(), h.ID())
 			}
@@ -195,11 +196,11 @@ func FuzzEncapDecap(f *testing.F) {
 // nibble, IHL, lengths and a nonzero TTL are fixed up; every other byte
 // (options, checksum, fragment fields, addresses, payload) is the
 // fuzzer's. It returns nil when raw is too long.
-func validInner(proto uint8, raw []byte) []byte {
+func validInner(proto outer.IPProto, raw []byte) []byte {
 	if len(raw) > 0xffff-iphdr.IPv6Len {
 		return nil
 	}
-	if proto == ipip.ProtoIPv4 {
+	if proto == outer.ProtoIPIP {
 		p := append([]byte(nil), raw...)
 		if len(p) < iphdr.IPv4MinLen {
 			p = append(p, make([]byte, iphdr.IPv4MinLen-len(p))...)
@@ -233,9 +234,9 @@ func innerTTL(p []byte) uint8 {
 }
 
 func isSentinel(err error) bool {
-	for _, s := range []error{ipip.ErrTruncated, ipip.ErrVersion, ipip.ErrHeaderLen, ipip.ErrChecksum, ipip.ErrFragment,
-		ipip.ErrOption, ipip.ErrProtocol, ipip.ErrInnerTruncated, ipip.ErrInnerVersion, ipip.ErrInnerHeaderLen,
-		ipip.ErrInnerTTL, ipip.ErrECNDrop} {
+	for _, s := range []error{outer.ErrTruncated, outer.ErrVersion, outer.ErrHeaderLen, outer.ErrChecksum, outer.ErrFragment,
+		outer.ErrOption, ipip.ErrProtocol, outer.ErrInnerTruncated, ipip.ErrVersionMismatch, outer.ErrInnerHeaderLen,
+		outer.ErrInnerTTL, outer.ErrECNDrop} {
 		if err == s {
 			return true
 		}

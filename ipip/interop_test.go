@@ -13,6 +13,7 @@ import (
 	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/ipip"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // interopInner returns headroom bytes and a valid inner packet for tshark:
@@ -43,8 +44,8 @@ func TestTsharkDissectsOurPackets(t *testing.T) {
 	for _, kind := range tunnelKinds {
 		e, err := ipip.NewEncapsulator(ipip.Config{Local: kind.local, Remote: kind.remote, TTL: 200})
 		require.NoError(t, err)
-		b := interopInner(kind, e.HeaderLen(), 100, 0x03) // inner CE
-		start, err := e.Encap(b, e.HeaderLen())
+		b := interopInner(kind, e.Overhead(), 100, 0x03) // inner CE
+		start, err := e.Encap(b, e.Overhead())
 		require.NoError(t, err)
 		pkts = append(pkts, b[start:])
 	}
@@ -125,7 +126,7 @@ func TestInteropCaptures(t *testing.T) {
 				var chain addrChain
 				for depth := 0; ; depth++ {
 					require.Less(t, depth, 4)
-					inner, o, err := ipip.Decap(b)
+					inner, o, err := decap(b)
 					if depth > 0 && err == ipip.ErrProtocol {
 						break // b is the innermost packet, not a tunnel
 					}
@@ -170,8 +171,8 @@ func TestInteropNegatives(t *testing.T) {
 			require.Len(t, frames, 1)
 			nl, ok := frames[0].NetworkLayer()
 			require.True(t, ok)
-			_, o, err := ipip.Decap(append([]byte(nil), nl...))
-			require.ErrorIs(t, err, ipip.ErrInnerVersion)
+			_, o, err := decap(append([]byte(nil), nl...))
+			require.ErrorIs(t, err, ipip.ErrVersionMismatch)
 			assert.Equal(t, "2001:db8:85a3::8a2e:370:7334", o.Src.String(), "outer fields come back with the error")
 		})
 	}
@@ -189,14 +190,14 @@ func TestInteropNegatives(t *testing.T) {
 		_, ok := frames[0].NetworkLayer()
 		require.False(t, ok, "testpkt learned MPLS: use NetworkLayer here")
 		b := append([]byte(nil), mplsNetworkLayer(t, frames[0])...)
-		_, o, err := ipip.Decap(b)
-		require.ErrorIs(t, err, ipip.ErrInnerTruncated)
+		_, o, err := decap(b)
+		require.ErrorIs(t, err, outer.ErrInnerTruncated)
 		assert.Equal(t, "b100:7265::6904:2aff", o.Src.String())
-		assert.Equal(t, ipip.ProtoIPv6, o.Protocol)
+		assert.Equal(t, outer.ProtoIPv6, o.Protocol)
 
-		_, o, err = ipip.Decap(b[o.HeaderLen:])
-		require.ErrorIs(t, err, ipip.ErrInnerVersion)
+		_, o, err = decap(b[o.HeaderLen:])
+		require.ErrorIs(t, err, ipip.ErrVersionMismatch)
 		assert.Equal(t, "ff00:0:6929::6904:ff:3bbf", o.Src.String())
-		assert.Equal(t, ipip.ProtoIPv4, o.Protocol)
+		assert.Equal(t, outer.ProtoIPIP, o.Protocol)
 	})
 }

@@ -1,4 +1,4 @@
-package ipip
+package outer
 
 import (
 	"net/netip"
@@ -6,17 +6,22 @@ import (
 	"strings"
 )
 
-// Config is the configuration of one tunnel's outer headers, the words of
-// `ip tunnel add NAME mode {ipip,sit,ip6ip6,ipip6} local S remote D
-// [ttl N|inherit] [tos T|inherit] [nopmtudisc]`. The zero value of each
-// option is the Linux default: ttl inherit, tos 0, path-MTU discovery on.
+// Config is the configuration of one tunnel's outer IPv4 or IPv6 header,
+// the words of `ip tunnel add NAME mode M local S remote D [ttl N|inherit]
+// [tos T|inherit] [nopmtudisc]` that every mode shares. The zero value of
+// each option is the Linux default: ttl inherit, tos 0, path-MTU discovery
+// on.
 type Config struct {
 	// Local is the tunnel entry point, the outer source address. Its
 	// family chooses the outer header: IPv4 (RFC 2003) or IPv6
-	// (RFC 2473).
+	// (RFC 2473). It must be a specified address: the library writes it
+	// into every outer header, so 0.0.0.0 or :: would go on the wire. (A
+	// transport where the kernel writes the outer header, and picks the
+	// source, needs no outer Config at all.)
 	Local netip.Addr
 	// Remote is the tunnel exit point, the outer destination address, of
-	// the same family as Local.
+	// the same family as Local; a multicast group is allowed (broadcast
+	// GRE), the unspecified address is not.
 	Remote netip.Addr
 	// TTL is the outer TTL (IPv4) or hop limit (IPv6): 1–255 fixed, or 0
 	// to inherit the inner packet's. Inheriting passes a TTL of 1 on too,
@@ -60,9 +65,9 @@ type ConfigError struct {
 }
 
 // Error returns a message such as
-// "ipip: ttl 64: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)".
+// "outer: ttl 64: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)".
 func (e *ConfigError) Error() string {
-	return "ipip: " + e.Field + " " + e.Value + ": " + strings.TrimPrefix(e.Err.Error(), "ipip: ")
+	return "outer: " + e.Field + " " + e.Value + ": " + strings.TrimPrefix(e.Err.Error(), "outer: ")
 }
 
 // Unwrap returns Err.
@@ -71,9 +76,9 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // Validate reports the first problem with c as a [*ConfigError], or nil.
 func (c *Config) Validate() error {
 	switch {
-	case !c.Local.IsValid() || c.Local.Is4In6():
+	case !c.Local.IsValid() || c.Local.Is4In6() || c.Local.IsUnspecified():
 		return &ConfigError{Field: "local", Value: addrString(c.Local), Err: ErrConfigAddr}
-	case !c.Remote.IsValid() || c.Remote.Is4In6() || c.Remote.Is4() != c.Local.Is4():
+	case !c.Remote.IsValid() || c.Remote.Is4In6() || c.Remote.IsUnspecified() || c.Remote.Is4() != c.Local.Is4():
 		return &ConfigError{Field: "remote", Value: addrString(c.Remote), Err: ErrConfigAddr}
 	case c.TOS&0b11 != 0 || (c.InheritTOS && c.TOS != 0):
 		return &ConfigError{Field: "tos", Value: "0x" + strconv.FormatUint(uint64(c.TOS), 16), Err: ErrConfigTOS}

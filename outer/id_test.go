@@ -1,4 +1,4 @@
-package ipip
+package outer
 
 import (
 	"net/netip"
@@ -20,7 +20,7 @@ func TestIDSkipsZero(t *testing.T) {
 	b := make([]byte, 20+20)
 	iphdr.IPv4(b[20:]).Encode(&iphdr.IPv4Fields{TotalLen: 20, TTL: 1, Src: mustAddr("192.0.2.3"), Dst: mustAddr("192.0.2.4")})
 	for range 3 {
-		_, err := e.Encap(b, 20)
+		_, err := e.Prepend(b, 20, ProtoIPIP, Inner{Version: 4, TTL: 1})
 		require.NoError(t, err)
 		got = append(got, iphdr.IPv4(b).ID())
 	}

@@ -1,4 +1,4 @@
-package ipip
+package outer
 
 import (
 	"encoding/binary"

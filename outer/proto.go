@@ -1,0 +1,44 @@
+package outer
+
+import "strconv"
+
+// IPProto is an IP protocol number: the IPv4 protocol field and the IPv6
+// next header share one number space (IANA "Assigned Internet Protocol
+// Numbers"). It is a different type from gre.Protocol, which is an
+// EtherType.
+type IPProto uint8
+
+// The IP protocol numbers of the encapsulations this module speaks.
+const (
+	// ProtoIPIP (4) is IPv4 inside IPv4 (RFC 2003) or IPv6 (RFC 2473):
+	// Linux's "ipip" and "ipip6".
+	ProtoIPIP IPProto = 4
+	// ProtoUDP (17) carries GRE-in-UDP (RFC 8086).
+	ProtoUDP IPProto = 17
+	// ProtoIPv6 (41) is IPv6 inside IPv4 (RFC 4213 "6in4", Linux's "sit")
+	// or IPv6 (RFC 2473, Linux's "ip6ip6").
+	ProtoIPv6 IPProto = 41
+	// ProtoGRE (47) is GRE (RFC 2784, RFC 1701).
+	ProtoGRE IPProto = 47
+	// ProtoMinimal (55) is minimal encapsulation (RFC 2004, the BSDs'
+	// "MOBILE").
+	ProtoMinimal IPProto = 55
+)
+
+// String returns the protocol's name ("IPIP", "UDP", "IPv6", "GRE",
+// "MOBILE"), or its number for any other.
+func (p IPProto) String() string {
+	switch p {
+	case ProtoIPIP:
+		return "IPIP"
+	case ProtoUDP:
+		return "UDP"
+	case ProtoIPv6:
+		return "IPv6"
+	case ProtoGRE:
+		return "GRE"
+	case ProtoMinimal:
+		return "MOBILE"
+	}
+	return "proto(" + strconv.Itoa(int(p)) + ")"
+}
