@@ -26,11 +26,11 @@ func ExampleParse() {
 	// Output: IPv4 key 0.0.0.42 seq 7 header 12 payload 2
 }
 
-// Verify the checksum and pick the strictness while parsing.
+// Pick the strictness while parsing; the checksum is verified by default.
 func ExampleDecoder_Parse() {
 	f := gre.Fields{Protocol: gre.ProtoIPv6, ChecksumPresent: true}
 	pkt, _ := f.Append(nil, []byte{0x60, 0, 0, 0})
-	d := gre.Decoder{Mode: gre.ModeRFC2784, VerifyChecksum: true}
+	d := gre.Decoder{Mode: gre.ModeRFC2784}
 	_, err := d.Parse(pkt)
 	fmt.Println("intact:", err)
 	pkt[len(pkt)-1] ^= 0xff

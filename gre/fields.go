@@ -2,7 +2,6 @@ package gre
 
 import (
 	"encoding/binary"
-	"io"
 
 	"github.com/ipencap/ipencap/internal/checksum"
 )
@@ -36,7 +35,11 @@ type Fields struct {
 	// Checksum is the Checksum field as received. Encode computes it when
 	// ChecksumPresent, and writes this value unchanged when only
 	// RoutingPresent puts the field on the wire (RFC 1701: it then
-	// carries no checksum).
+	// carries no checksum). With ChecksumPresent, Encode writes this value
+	// only when it is the other form of the computed one: one's complement
+	// arithmetic has two zeros, so when the covered data sums to 0xffff
+	// both 0x0000 (what Encode computes) and 0xffff verify, and a header
+	// received with 0xffff re-encodes with 0xffff.
 	Checksum uint16
 	// Offset is the Offset field, on the wire when C or R is set.
 	Offset uint16
@@ -127,15 +130,16 @@ func (f *Fields) Validate() error {
 // Encode writes the header into b[:f.Len()] and returns its length. The
 // bytes of b after the header are the payload: with ChecksumPresent the
 // checksum covers the header and all of b after it, so slice b to end
-// where the payload ends. Encode fails with [io.ErrShortBuffer] when b is
-// shorter than the header, or with Validate's error. Encode never allocates.
+// where the payload ends. Encode fails with [ErrShortBuffer] (which
+// matches [io.ErrShortBuffer]) when b is shorter than the header, or with
+// Validate's error. Encode never allocates.
 func (f *Fields) Encode(b []byte) (int, error) {
 	if err := f.Validate(); err != nil {
 		return 0, err
 	}
 	n := f.Len()
 	if len(b) < n {
-		return 0, io.ErrShortBuffer
+		return 0, ErrShortBuffer
 	}
 	w := uint16(f.Version) | uint16(f.Recursion)<<8
 	if f.Version == 1 {
@@ -189,7 +193,15 @@ func (f *Fields) Encode(b []byte) (int, error) {
 	binary.BigEndian.PutUint16(b, w)
 	binary.BigEndian.PutUint16(b[2:], uint16(f.Protocol))
 	if f.ChecksumPresent {
-		binary.BigEndian.PutUint16(b[MinLen:], checksum.Checksum(b))
+		c := checksum.Checksum(b)
+		// RFC 1624 §3: 0x0000 and 0xffff are the two forms of zero in
+		// one's complement, so when the data sums to 0xffff a checksum
+		// field of either verifies. Keep the one f holds, so that what
+		// Parse accepted re-encodes byte for byte.
+		if (c == 0 || c == 0xffff) && f.Checksum == ^c {
+			c = f.Checksum
+		}
+		binary.BigEndian.PutUint16(b[MinLen:], c)
 	}
 	return n, nil
 }
@@ -203,17 +215,25 @@ func (f *Fields) Append(dst, payload []byte) ([]byte, error) {
 		return dst, err
 	}
 	n := f.Len()
-	total := len(dst) + n + len(payload)
-	out := dst
-	if cap(out) < total {
-		out = make([]byte, len(dst), total)
-		copy(out, dst)
-	}
-	out = out[:total]
-	pkt := out[len(dst):]
+	out, pkt := grow(dst, n+len(payload))
 	copy(pkt[n:], payload)
 	if _, err := f.Encode(pkt); err != nil {
 		return dst, err
 	}
 	return out, nil
+}
+
+// grow extends dst by n bytes and returns the extended slice and its last n
+// bytes, whose contents are unspecified. It allocates, and copies dst, only
+// when cap(dst) is short, as append does; dst[:len(dst)] is never changed.
+// It is the one helper behind every Append-style function of the package.
+func grow(dst []byte, n int) (out, tail []byte) {
+	total := len(dst) + n
+	out = dst
+	if cap(out) < total {
+		out = make([]byte, len(dst), total)
+		copy(out, dst)
+	}
+	out = out[:total]
+	return out, out[len(dst):]
 }

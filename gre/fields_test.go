@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap"
 	"github.com/ipencap/ipencap/gre"
 )
 
@@ -51,7 +52,7 @@ func TestEncodeVectors(t *testing.T) {
 			assert.Equal(t, append([]byte{9, 9}, tt.want...), out)
 
 			// decode(encode(f)) == f
-			h, err := gre.Decoder{Mode: gre.ModeRFC1701, VerifyChecksum: true}.Parse(b)
+			h, err := gre.Decoder{Mode: gre.ModeRFC1701}.Parse(b)
 			require.NoError(t, err)
 			var back gre.Fields
 			h.Fields(&back)
@@ -94,6 +95,8 @@ func TestEncodeErrors(t *testing.T) {
 	f := gre.Fields{KeyPresent: true}
 	_, err := f.Encode(make([]byte, 7))
 	require.ErrorIs(t, err, io.ErrShortBuffer)
+	require.ErrorIs(t, err, gre.ErrShortBuffer)
+	require.ErrorIs(t, err, ipencap.ErrFrame, "a short buffer is of kind ErrFrame")
 }
 
 func TestFieldsReset(t *testing.T) {
@@ -117,4 +120,71 @@ func TestPPTPAccessors(t *testing.T) {
 	assert.Equal(t, uint16(1400), l)
 	assert.Equal(t, uint16(77), id)
 	assert.Equal(t, gre.Key(1400<<16|77), f.Key)
+}
+
+// TestEncodeChecksumNegativeZero: when the data under the checksum sums to
+// 0xffff, both zeros of one's complement, 0x0000 and 0xffff, verify.
+// Whichever was received must come back from decode, Fields, Encode.
+func TestEncodeChecksumNegativeZero(t *testing.T) {
+	for _, in := range [][]byte{
+		{
+			0x80, 0x00, 0x7f, 0xff, // C, version 0, protocol 0x7fff: 0x8000+0x7fff = 0xffff
+			0xff, 0xff, 0x00, 0x00, // checksum 0xffff (negative zero), offset 0
+		},
+		{
+			0x80, 0x00, 0x7f, 0xff, // the same header
+			0x00, 0x00, 0x00, 0x00, // checksum 0x0000, as Encode computes it
+		},
+		{
+			0xa0, 0x00, 0x08, 0x00, // C K, protocol IPv4
+			0xff, 0xff, 0x00, 0x00, // checksum 0xffff, offset 0
+			0x00, 0x00, 0x00, 0x00, // key 0
+			0x1f, 0xff, 0x38, 0x00, // payload: 0xa000+0x0800+0x1fff+0x3800 = 0xffff
+		},
+	} {
+		h, err := gre.Decoder{Mode: gre.ModeRFC1701}.Parse(in)
+		require.NoError(t, err, "%x verifies", in)
+		var f gre.Fields
+		h.Fields(&f)
+		out := make([]byte, len(in))
+		copy(out[h.Len():], h.Payload())
+		_, err = f.Encode(out)
+		require.NoError(t, err)
+		assert.Equal(t, in, out, "decode, Fields, Encode of %x", in)
+	}
+
+	// Any other stale value in Fields.Checksum is replaced by the computed one.
+	f := gre.Fields{Protocol: 0x7fff, ChecksumPresent: true, Checksum: 0x1234}
+	out, err := f.Append(nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x80, 0x00, 0x7f, 0xff, 0x00, 0x00, 0x00, 0x00}, out)
+	f = gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true, Checksum: 0xffff}
+	out, err = f.Append(nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x80, 0x00, 0x08, 0x00, 0x77, 0xff, 0x00, 0x00}, out, "0xffff kept only where it verifies")
+}
+
+// TestAppendGrowsOnlyWhenShort checks the append idiom that Append and
+// AppendKeepalive share: reuse dst's capacity when it suffices, else
+// allocate, and never touch dst's bytes.
+func TestAppendGrowsOnlyWhenShort(t *testing.T) {
+	f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: 7}
+	dst := make([]byte, 2, 64)
+	dst[0], dst[1] = 0xaa, 0xbb
+	out, err := f.Append(dst, []byte{1, 2})
+	require.NoError(t, err)
+	assert.Same(t, &dst[0], &out[0], "capacity reused")
+	assert.Equal(t, []byte{0xaa, 0xbb, 0x20, 0, 8, 0, 0, 0, 0, 7, 1, 2}, out)
+
+	short := []byte{0xaa, 0xbb}
+	out, err = f.Append(short[:2:2], []byte{1, 2})
+	require.NoError(t, err)
+	assert.NotSame(t, &short[0], &out[0], "grown into new storage")
+	assert.Equal(t, []byte{0xaa, 0xbb, 0x20, 0, 8, 0, 0, 0, 0, 7, 1, 2}, out)
+
+	ka, err := gre.AppendKeepalive(dst[:2], kaA, kaB, nil)
+	require.NoError(t, err)
+	assert.Same(t, &dst[0], &ka[0], "AppendKeepalive reuses capacity too")
+	assert.Equal(t, []byte{0xaa, 0xbb}, ka[:2])
+	assert.Len(t, ka, 2+24)
 }

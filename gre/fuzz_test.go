@@ -25,9 +25,18 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x0f, 0xff, 0x86, 0xdd})                                     // every ignorable v0 bit set, plus version 7
 	f.Add([]byte{0x20, 0x81, 0x88, 0x0b, 0, 0, 0, 1, 0, 0, 0, 5})             // PPTP ack only
 	f.Add([]byte{0x30, 0x00, 0x65, 0x58, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}) // gretap K S, seq 2^32-1
+	f.Add([]byte{0x80, 0x00, 0x7f, 0xff, 0xff, 0xff, 0x00, 0x00})             // C, data sums to 0xffff: checksum 0xffff (-0) must re-encode as 0xffff, not 0x0000
+	f.Add([]byte{0x00, 0x78, 0x08, 0x00})                                     // reserved bits 9-12: Linux drops over IPv4, ignores over IPv6
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, mode := range []gre.Mode{gre.ModeLinux, gre.ModeRFC2784, gre.ModeRFC1701} {
-			h, err := gre.Decoder{Mode: mode}.Parse(b)
+		for _, d := range []gre.Decoder{
+			{Mode: gre.ModeLinux}, {Mode: gre.ModeLinux, OverIPv6: true},
+			{Mode: gre.ModeRFC2784}, {Mode: gre.ModeRFC1701},
+		} {
+			mode := d.Mode
+			// Checksums are checked in the round trip below; here a corrupt
+			// one must not hide the other checks.
+			d.NoVerifyChecksum = true
+			h, err := d.Parse(b)
 			if err != nil {
 				if !errors.Is(err, gre.ErrTruncated) && !errors.Is(err, gre.ErrVersion) &&
 					!errors.Is(err, gre.ErrReservedBits) && !errors.Is(err, gre.ErrPPTP) &&
@@ -53,9 +62,16 @@ func FuzzParse(f *testing.F) {
 			if binary.BigEndian.Uint16(b) != h.FlagsVersion() {
 				t.Fatalf("%v: FlagsVersion", mode)
 			}
+			// With verification (the default) the verdict is ChecksumValid's.
+			_, err = gre.Decoder{Mode: mode, OverIPv6: d.OverIPv6}.Parse(b)
+			if wantErr := h.ChecksumPresent() && !h.ChecksumValid(); wantErr != errors.Is(err, gre.ErrChecksum) ||
+				!wantErr && err != nil {
+				t.Fatalf("%v: verifying Parse returned %v; C %v, checksum valid %v",
+					mode, err, h.ChecksumPresent(), h.ChecksumValid())
+			}
 		}
 		// encode(decode(b)) == b for what RFC 1701 mode accepts with a valid checksum.
-		h, err := gre.Decoder{Mode: gre.ModeRFC1701, VerifyChecksum: true}.Parse(b)
+		h, err := gre.Decoder{Mode: gre.ModeRFC1701}.Parse(b)
 		if err != nil {
 			return
 		}
@@ -127,7 +143,7 @@ func FuzzEncode(f *testing.F) {
 			}
 			return
 		}
-		h, err := gre.Decoder{Mode: gre.ModeRFC1701, VerifyChecksum: true}.Parse(buf)
+		h, err := gre.Decoder{Mode: gre.ModeRFC1701}.Parse(buf)
 		if err != nil {
 			t.Fatalf("decode of an encoded header failed: %v (%+v)", err, fl)
 		}

@@ -286,8 +286,8 @@ func xcFieldsOf(f gre.Fields) (gre.Fields, []string) {
 }
 
 // xcStrict is the decoder the cross-checks use on our own packets: every
-// RFC 1701 header and version 1, with the checksum verified.
-var xcStrict = gre.Decoder{Mode: gre.ModeRFC1701, VerifyChecksum: true}
+// RFC 1701 header and version 1, with the checksum verified (the default).
+var xcStrict = gre.Decoder{Mode: gre.ModeRFC1701}
 
 // TestGopacketDecodesOurs encodes every case of the option matrix with our
 // encoder and decodes it with gopacket's layers.GRE.DecodeFromBytes (only
@@ -387,7 +387,8 @@ func TestGopacketDecodesOurs(t *testing.T) {
 	t.Run("DEVIATION never verifies the checksum", func(t *testing.T) {
 		// gopacket v1.1.19 has no way to verify a GRE checksum: no method
 		// for it, and DecodeFromBytes accepts a corrupted packet. Ours
-		// verifies on request (ErrChecksum) or through ChecksumValid.
+		// verifies by default (ErrChecksum) or, with NoVerifyChecksum,
+		// through ChecksumValid.
 		pkt := xcEncode(t, xcCase{"C K S", gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true,
 			KeyPresent: true, Key: 1, SeqPresent: true, Seq: 2}, xcInnerIPv4(64)})
 		pkt[len(pkt)-1] ^= 0xff
@@ -397,7 +398,7 @@ func TestGopacketDecodesOurs(t *testing.T) {
 		assert.False(t, ok, "layers.GRE has no VerifyChecksum in v1.1.19")
 		_, err := xcStrict.Parse(pkt)
 		assert.ErrorIs(t, err, gre.ErrChecksum)
-		h, err := gre.Decoder{Mode: gre.ModeRFC1701}.Parse(pkt)
+		h, err := gre.Decoder{Mode: gre.ModeRFC1701, NoVerifyChecksum: true}.Parse(pkt)
 		require.NoError(t, err)
 		assert.False(t, h.ChecksumValid())
 	})

@@ -44,12 +44,19 @@ const (
 type Mode uint8
 
 const (
-	// ModeLinux, the zero Mode, accepts what the Linux kernel accepts
-	// (net/ipv4/gre_demux.c and drivers/net/ppp/pptp.c): version 0 with any
-	// of C, K and S, ignoring s, recursion control and flag bits 8–12 (kept
-	// in Fields so that they round-trip); version 1 under the PPTP rules
-	// (see [ErrPPTP]). It rejects the routing bit R with [ErrReservedBits],
-	// as gre_parse_header does, and versions 2–7 with [ErrVersion].
+	// ModeLinux, the zero Mode, accepts what the Linux kernel accepts.
+	// Over IPv6 (Decoder.OverIPv6) that is what gre_parse_header
+	// (net/ipv4/gre_demux.c), called by ip6_gre's receive path, accepts:
+	// version 0 only, with any of C, K and S; s, recursion control and
+	// flag bits 8–12 ignored (kept in Fields so that they round-trip); R
+	// rejected with [ErrReservedBits]; versions 1–7 rejected with
+	// [ErrVersion]. Over IPv4 the packet first passes gre_rcv, which reads
+	// the version as the low 7 bits of the second byte (bits 9–15, A
+	// excluded: "ver = skb->data[1] & 0x7f") and drops it unless that is 0
+	// or 1, so any of the reserved flag bits 9–12 (0x0078) set is rejected
+	// too, with [ErrReservedBits]; only bit 8 (0x0080) is ignored in
+	// version 0. Version 1 then follows the PPTP rules of
+	// drivers/net/ppp/pptp.c (see [ErrPPTP]) and version 0 the rules above.
 	ModeLinux Mode = iota
 	// ModeRFC2784 accepts what an RFC 2784 receiver with the RFC 2890
 	// extensions accepts: version 0 only; C, K and S; a packet with any of
@@ -78,19 +85,36 @@ func (m Mode) String() string {
 }
 
 // Decoder parses GRE headers with options. The zero Decoder is ModeLinux
-// without checksum verification, the same as the package function Parse.
+// over IPv4 with checksum verification, the same as the package function
+// Parse.
 type Decoder struct {
-	// Mode selects which headers are accepted.
+	// Mode selects which headers are accepted. A Mode other than the three
+	// defined makes every Parse fail with [ErrMode].
 	Mode Mode
-	// VerifyChecksum, when set, makes Parse verify the checksum of a
-	// header whose C bit is set and fail with ErrChecksum when it is wrong.
-	// (Linux verifies it whenever C is set.)
-	VerifyChecksum bool
+	// OverIPv6 says the GRE packet arrived in IPv6 (next header 47) rather
+	// than in IPv4. Linux takes different paths for the two, so it changes
+	// what ModeLinux accepts (see [ModeLinux]); the RFC modes ignore it.
+	OverIPv6 bool
+	// NoVerifyChecksum turns off checksum verification. By default Parse
+	// verifies the checksum of every header whose C bit is set and fails
+	// with [ErrChecksum] when it is wrong, as Linux does (it drops such a
+	// packet and counts it). Set it in capture tools that show corrupted
+	// packets too, or to time parsing alone; [Header.ChecksumValid] still
+	// tells the verdict.
+	NoVerifyChecksum bool
 }
 
 // Header is a validated view of a GRE packet: the header and, behind it, the
-// payload. Parse returns it; its accessors read the wire bytes and cannot
-// panic. The zero Header is not valid.
+// payload. Parse returns it. The flags and version word and the protocol
+// type are kept in the Header as Parse validated them; the optional fields
+// (checksum, offset, key, sequence and acknowledgment numbers, SREs) are
+// read from the packet bytes when asked for, at the offsets that word
+// gives. Changing the packet bytes after Parse changes what those accessors
+// return but cannot make any of them panic.
+//
+// The zero Header is an empty view, not a parsed header: Len is 0, every
+// accessor returns zero values, false or an empty slice, the iterator
+// yields nothing, and none of them panics.
 //
 // Layout (RFC 1701 §2; RFC 2637 §4.1 for version 1):
 //
@@ -110,32 +134,43 @@ type Decoder struct {
 //	|                         Routing (optional)                    |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 type Header struct {
-	b []byte // the whole GRE packet
-	n int    // header length
+	b     []byte   // the whole GRE packet
+	n     int      // header length, routing included; len(b) >= n
+	w     uint16   // the flags and version word as Parse validated it
+	proto Protocol // the protocol type as Parse read it
 }
 
-// Parse parses the GRE header at the start of b with ModeLinux and no
-// checksum verification: Decoder{}.Parse(b). b holds the GRE packet, the
+// Parse parses the GRE header at the start of b with Decoder{}: ModeLinux,
+// over IPv4, checksum verified when C is set. b holds the GRE packet, the
 // IP payload: header and payload. Parse never allocates.
 func Parse(b []byte) (Header, error) {
 	return Decoder{}.Parse(b)
 }
 
 // Parse validates the GRE header at the start of b (which holds the header
-// and the payload) under d's mode and returns a view of it. With
-// d.VerifyChecksum it also verifies the checksum when C is set. Parse never
-// allocates; errors are package sentinels.
+// and the payload) under d's mode and returns a view of it. Unless
+// d.NoVerifyChecksum is set it also verifies the checksum when C is set.
+// Parse never allocates; errors are package sentinels: [ErrMode],
+// [ErrTruncated], [ErrVersion], [ErrReservedBits], [ErrPPTP], [ErrRouting]
+// or [ErrChecksum].
 func (d Decoder) Parse(b []byte) (Header, error) {
+	if d.Mode > ModeRFC1701 {
+		return Header{}, ErrMode
+	}
 	if len(b) < MinLen {
 		return Header{}, ErrTruncated
 	}
 	w := binary.BigEndian.Uint16(b)
 	n := MinLen
+	// gre_rcv (net/ipv4/gre_demux.c) drops a GRE-over-IPv4 packet whose
+	// bits 9–15 do not read as version 0 or 1: bits 9–12 must be clear in
+	// both versions. ip6_gre goes straight to gre_parse_header instead.
+	linuxV4 := d.Mode == ModeLinux && !d.OverIPv6
 	switch w & VersionMask {
 	case 0:
 		switch d.Mode {
 		case ModeLinux:
-			if w&FlagRouting != 0 {
+			if w&FlagRouting != 0 || linuxV4 && w&ReservedMaskV1 != 0 {
 				return Header{}, ErrReservedBits
 			}
 		case ModeRFC2784:
@@ -144,8 +179,13 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 			}
 		}
 	case 1:
-		if d.Mode == ModeRFC2784 {
+		// gre_parse_header rejects every version but 0, so Linux takes
+		// version 1 (PPTP) over IPv4 only.
+		if d.Mode == ModeRFC2784 || d.Mode == ModeLinux && d.OverIPv6 {
 			return Header{}, ErrVersion
+		}
+		if linuxV4 && w&ReservedMaskV1 != 0 {
+			return Header{}, ErrReservedBits
 		}
 		if w&(FlagChecksum|FlagRouting|FlagKey|FlagStrictRoute|RecursionMask|ReservedMaskV1) != FlagKey ||
 			Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoPPP {
@@ -193,23 +233,21 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 			}
 		}
 	}
-	h := Header{b: b, n: n}
-	if d.VerifyChecksum && w&FlagChecksum != 0 && !h.checksumValid() {
+	h := Header{b: b, n: n, w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:]))}
+	if !d.NoVerifyChecksum && w&FlagChecksum != 0 && !h.checksumValid() {
 		return Header{}, ErrChecksum
 	}
 	return h, nil
 }
 
-func (h Header) word() uint16 { return binary.BigEndian.Uint16(h.b) }
-
-// FlagsVersion returns the first 16 bits of the header as on the wire.
-func (h Header) FlagsVersion() uint16 { return h.word() }
+// FlagsVersion returns the first 16 bits of the header as Parse read them.
+func (h Header) FlagsVersion() uint16 { return h.w }
 
 // Version returns the version number: 0 (RFC 1701/2784) or 1 (PPTP).
-func (h Header) Version() uint8 { return uint8(h.word() & VersionMask) }
+func (h Header) Version() uint8 { return uint8(h.w & VersionMask) }
 
 // Protocol returns the protocol type of the payload.
-func (h Header) Protocol() Protocol { return Protocol(binary.BigEndian.Uint16(h.b[2:])) }
+func (h Header) Protocol() Protocol { return h.proto }
 
 // Len returns the length of the header, routing included.
 func (h Header) Len() int { return h.n }
@@ -224,21 +262,21 @@ func (h Header) Payload() []byte { return h.b[h.n:] }
 func (h Header) Packet() []byte { return h.b }
 
 // ChecksumPresent reports whether the C bit is set.
-func (h Header) ChecksumPresent() bool { return h.word()&FlagChecksum != 0 }
+func (h Header) ChecksumPresent() bool { return h.w&FlagChecksum != 0 }
 
 // RoutingPresent reports whether the R bit is set.
-func (h Header) RoutingPresent() bool { return h.word()&FlagRouting != 0 }
+func (h Header) RoutingPresent() bool { return h.w&FlagRouting != 0 }
 
 // StrictSourceRoute reports whether the s bit is set (RFC 1701).
-func (h Header) StrictSourceRoute() bool { return h.word()&FlagStrictRoute != 0 }
+func (h Header) StrictSourceRoute() bool { return h.w&FlagStrictRoute != 0 }
 
 // Recursion returns the recursion control field (RFC 1701), 0–7.
-func (h Header) Recursion() uint8 { return uint8(h.word() & RecursionMask >> 8) }
+func (h Header) Recursion() uint8 { return uint8(h.w & RecursionMask >> 8) }
 
 // Reserved returns the reserved flag bits shifted down: bits 8–12 of
 // version 0 (0–31), or bits 9–12 of version 1 (always 0 once parsed).
 func (h Header) Reserved() uint8 {
-	w := h.word()
+	w := h.w
 	if w&VersionMask == 1 {
 		return uint8(w & ReservedMaskV1 >> 3)
 	}
@@ -249,7 +287,7 @@ func (h Header) Reserved() uint8 {
 // set the field is present but holds no checksum: ok is false and the
 // value is in Fields.Checksum.
 func (h Header) Checksum() (sum uint16, ok bool) {
-	if h.word()&FlagChecksum == 0 {
+	if h.w&FlagChecksum == 0 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint16(h.b[4:]), true
@@ -259,14 +297,14 @@ func (h Header) Checksum() (sum uint16, ok bool) {
 // (C or R set). RFC 1701 gives it meaning only when R is set: the byte
 // offset from the start of the Routing field to the active SRE.
 func (h Header) Offset() (off uint16, ok bool) {
-	if h.word()&(FlagChecksum|FlagRouting) == 0 {
+	if h.w&(FlagChecksum|FlagRouting) == 0 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint16(h.b[6:]), true
 }
 
 func (h Header) keyOff() int {
-	if h.word()&(FlagChecksum|FlagRouting) != 0 {
+	if h.w&(FlagChecksum|FlagRouting) != 0 {
 		return 8
 	}
 	return 4
@@ -274,7 +312,7 @@ func (h Header) keyOff() int {
 
 func (h Header) seqOff() int {
 	o := h.keyOff()
-	if h.word()&FlagKey != 0 {
+	if h.w&FlagKey != 0 {
 		o += 4
 	}
 	return o
@@ -282,7 +320,7 @@ func (h Header) seqOff() int {
 
 func (h Header) ackOff() int {
 	o := h.seqOff()
-	if h.word()&FlagSeq != 0 {
+	if h.w&FlagSeq != 0 {
 		o += 4
 	}
 	return o
@@ -290,7 +328,7 @@ func (h Header) ackOff() int {
 
 func (h Header) routingOff() int {
 	o := h.ackOff()
-	if h.word()&(FlagAck|VersionMask) == FlagAck|1 {
+	if h.w&(FlagAck|VersionMask) == FlagAck|1 {
 		o += 4
 	}
 	return o
@@ -299,7 +337,7 @@ func (h Header) routingOff() int {
 // Key returns the Key field and whether K is set. In version 1 the key
 // holds the payload length and call ID: see PayloadLength and CallID.
 func (h Header) Key() (k Key, ok bool) {
-	if h.word()&FlagKey == 0 {
+	if h.w&FlagKey == 0 {
 		return 0, false
 	}
 	return Key(binary.BigEndian.Uint32(h.b[h.keyOff():])), true
@@ -307,7 +345,7 @@ func (h Header) Key() (k Key, ok bool) {
 
 // Seq returns the Sequence Number field and whether S is set.
 func (h Header) Seq() (seq uint32, ok bool) {
-	if h.word()&FlagSeq == 0 {
+	if h.w&FlagSeq == 0 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(h.b[h.seqOff():]), true
@@ -316,7 +354,7 @@ func (h Header) Seq() (seq uint32, ok bool) {
 // Ack returns the Acknowledgment Number (version 1) and whether A is set.
 // In version 0 the A bit position is a reserved flag and Ack reports false.
 func (h Header) Ack() (ack uint32, ok bool) {
-	if h.word()&(FlagAck|VersionMask) != FlagAck|1 {
+	if h.w&(FlagAck|VersionMask) != FlagAck|1 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(h.b[h.ackOff():]), true
@@ -348,7 +386,7 @@ func (h Header) Routing() SREIter {
 // ChecksumValid reports whether the checksum over the header and payload
 // is correct; it is false when C is clear.
 func (h Header) ChecksumValid() bool {
-	return h.word()&FlagChecksum != 0 && h.checksumValid()
+	return h.w&FlagChecksum != 0 && h.checksumValid()
 }
 
 // checksumValid: the one's complement sum over header and payload, the
@@ -361,7 +399,7 @@ func (h Header) checksumValid() bool {
 // f.Routing's storage; SRE information stays a sub-slice of the packet.
 // It allocates only when f.Routing lacks capacity for the SREs.
 func (h Header) Fields(f *Fields) {
-	w := h.word()
+	w := h.w
 	routing := f.Routing[:0]
 	*f = Fields{
 		Version:           uint8(w & VersionMask),

@@ -1,13 +1,17 @@
 package gre_test
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap"
 	"github.com/ipencap/ipencap/gre"
 )
 
@@ -56,7 +60,7 @@ func init() {
 }
 
 func TestParseCKS(t *testing.T) {
-	h, err := gre.Decoder{VerifyChecksum: true}.Parse(vectorCKS)
+	h, err := gre.Decoder{}.Parse(vectorCKS)
 	require.NoError(t, err)
 	assert.Equal(t, uint8(0), h.Version())
 	assert.Equal(t, gre.ProtoIPv4, h.Protocol())
@@ -192,9 +196,10 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestModesIgnoreBits(t *testing.T) {
-	// s, recursion and reserved bits 8-12 (0x0800|0x0700|0x00f8): Linux ignores them all.
+	// s, recursion and reserved bits 8-12 (0x0800|0x0700|0x00f8): Linux
+	// over IPv6 (gre_parse_header alone) ignores them all.
 	b := []byte{0x0f, 0xf8, 0x86, 0xdd}
-	h, err := gre.Parse(b)
+	h, err := gre.Decoder{OverIPv6: true}.Parse(b)
 	require.NoError(t, err)
 	assert.Equal(t, uint8(7), h.Recursion())
 	assert.Equal(t, uint8(31), h.Reserved())
@@ -203,19 +208,230 @@ func TestModesIgnoreBits(t *testing.T) {
 	assert.False(t, ok, "0x0080 is a reserved bit in version 0, not A")
 	assert.Equal(t, 4, h.Len())
 
+	// Over IPv4 gre_rcv drops bits 9-12 first; s, recursion and bit 8 pass.
+	_, err = gre.Parse(b)
+	require.ErrorIs(t, err, gre.ErrReservedBits)
+	h, err = gre.Parse([]byte{0x0f, 0x80, 0x86, 0xdd})
+	require.NoError(t, err)
+	assert.Equal(t, uint8(16), h.Reserved())
+
 	// RFC 2784 ignores bits 6-12: the two low recursion bits and bits 8-12.
 	h, err = gre.Decoder{Mode: gre.ModeRFC2784}.Parse([]byte{0x03, 0xf8, 0x86, 0xdd})
 	require.NoError(t, err)
 	assert.Equal(t, uint8(3), h.Recursion())
 }
 
+// TestLinuxFlagBits sets each flag bit 1-12 of a version 0 header alone
+// (bit n is 0x8000>>n; bit 0 is C, checked below) and checks ModeLinux
+// against the kernel: over IPv4 gre_rcv drops the packet unless
+// data[1]&0x7f, bits 9-15, is 0 or 1, so bits 9-12 drop it; over IPv6
+// only gre_parse_header runs, which drops R and any version but 0 and
+// ignores the rest.
+func TestLinuxFlagBits(t *testing.T) {
+	tests := []struct {
+		bit        int
+		name       string
+		v4, v6     error // nil: accepted
+		wantHdrLen int
+	}{
+		{1, "R", gre.ErrReservedBits, gre.ErrReservedBits, 0},
+		{2, "K", nil, nil, 8},
+		{3, "S", nil, nil, 8},
+		{4, "s", nil, nil, 4},
+		{5, "recursion 4", nil, nil, 4},
+		{6, "recursion 2", nil, nil, 4},
+		{7, "recursion 1", nil, nil, 4},
+		{8, "bit 8 (A in version 1)", nil, nil, 4},
+		{9, "reserved bit 9", gre.ErrReservedBits, nil, 4},
+		{10, "reserved bit 10", gre.ErrReservedBits, nil, 4},
+		{11, "reserved bit 11", gre.ErrReservedBits, nil, 4},
+		{12, "reserved bit 12", gre.ErrReservedBits, nil, 4},
+	}
+	for _, tt := range tests {
+		w := uint16(0x8000) >> tt.bit
+		// The header word, protocol IPv4, then 8 bytes that hold a key or
+		// sequence number (or payload) whichever the bit asks for.
+		b := []byte{byte(w >> 8), byte(w), 0x08, 0x00, 0, 0, 0, 1, 0x45, 0, 0, 0}
+		for _, over := range []struct {
+			name string
+			v6   bool
+			want error
+		}{{"IPv4", false, tt.v4}, {"IPv6", true, tt.v6}} {
+			t.Run(fmt.Sprintf("bit %d %s over %s", tt.bit, tt.name, over.name), func(t *testing.T) {
+				h, err := gre.Decoder{OverIPv6: over.v6}.Parse(b)
+				if over.want != nil {
+					require.ErrorIs(t, err, over.want)
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, w, h.FlagsVersion())
+				assert.Equal(t, tt.wantHdrLen, h.Len())
+			})
+		}
+	}
+
+	// Version 1 (PPTP) goes to pptp.c over IPv4; gre_parse_header, all
+	// that IPv6 has, rejects every version but 0.
+	_, err := gre.Parse(vectorPPTP)
+	require.NoError(t, err)
+	_, err = gre.Decoder{OverIPv6: true}.Parse(vectorPPTP)
+	require.ErrorIs(t, err, gre.ErrVersion)
+	v1 := append([]byte(nil), vectorPPTP...)
+	v1[1] |= 0x08 // reserved bit 12 in version 1: data[1]&0x7f is 9
+	_, err = gre.Parse(v1)
+	require.ErrorIs(t, err, gre.ErrReservedBits)
+	_, err = gre.Decoder{Mode: gre.ModeRFC1701}.Parse(v1)
+	require.ErrorIs(t, err, gre.ErrPPTP)
+
+	// Bit 0, C: the checksum is verified over both unless NoVerifyChecksum.
+	bad := append([]byte(nil), vectorCKS...)
+	bad[len(bad)-1] ^= 0x01
+	for _, v6 := range []bool{false, true} {
+		_, err := gre.Decoder{OverIPv6: v6}.Parse(vectorCKS)
+		require.NoError(t, err, "good checksum, IPv6 %v", v6)
+		_, err = gre.Decoder{OverIPv6: v6}.Parse(bad)
+		require.ErrorIs(t, err, gre.ErrChecksum, "bad checksum, IPv6 %v", v6)
+		h, err := gre.Decoder{OverIPv6: v6, NoVerifyChecksum: true}.Parse(bad)
+		require.NoError(t, err, "bad checksum with NoVerifyChecksum, IPv6 %v", v6)
+		assert.False(t, h.ChecksumValid())
+	}
+}
+
+func TestUnknownModeFailsClosed(t *testing.T) {
+	for _, m := range []gre.Mode{3, 4, 128, 255} {
+		for _, b := range [][]byte{vectorCKS, vectorPPTP, vectorRouting, {0, 0, 8, 0}, nil} {
+			for _, v6 := range []bool{false, true} {
+				_, err := gre.Decoder{Mode: m, OverIPv6: v6, NoVerifyChecksum: true}.Parse(b)
+				require.ErrorIs(t, err, gre.ErrMode, "mode %d, %x", m, b)
+				require.ErrorIs(t, err, ipencap.ErrFrame)
+			}
+		}
+		assert.Equal(t, fmt.Sprintf("mode(%04x)", uint8(m)), m.String())
+	}
+}
+
+// callAccessors calls every exported method of h, those without arguments
+// found by reflection (so a new accessor is covered the day it is added),
+// plus Fields, and walks the SRE iterator to its end.
+func callAccessors(t *testing.T, h gre.Header) {
+	t.Helper()
+	v := reflect.ValueOf(h)
+	typ := v.Type()
+	called := 0
+	for i := range typ.NumMethod() {
+		m := typ.Method(i)
+		switch m.Type.NumIn() {
+		case 1: // the receiver only
+			v.Method(i).Call(nil)
+			called++
+		case 2:
+			if m.Name == "Fields" {
+				var f gre.Fields
+				h.Fields(&f)
+				called++
+				continue
+			}
+			t.Fatalf("Header.%s takes an argument this test does not know", m.Name)
+		}
+	}
+	require.Greater(t, called, 20, "accessors called")
+	it := h.Routing()
+	for it.Next() {
+		_ = it.SRE()
+	}
+}
+
+func TestZeroHeader(t *testing.T) {
+	var h gre.Header
+	require.NotPanics(t, func() { callAccessors(t, h) })
+	assert.Zero(t, h.Len())
+	assert.Zero(t, h.FlagsVersion())
+	assert.Zero(t, h.Version())
+	assert.Zero(t, h.Protocol())
+	assert.Empty(t, h.Bytes())
+	assert.Empty(t, h.Payload())
+	assert.Empty(t, h.Packet())
+	assert.False(t, h.ChecksumPresent())
+	assert.False(t, h.ChecksumValid())
+	assert.False(t, h.RoutingPresent())
+	for _, get := range []func() (uint32, bool){
+		func() (uint32, bool) { k, ok := h.Key(); return uint32(k), ok },
+		h.Seq, h.Ack,
+		func() (uint32, bool) { c, ok := h.Checksum(); return uint32(c), ok },
+		func() (uint32, bool) { o, ok := h.Offset(); return uint32(o), ok },
+	} {
+		v, ok := get()
+		assert.Zero(t, v)
+		assert.False(t, ok)
+	}
+	it := h.Routing()
+	assert.False(t, it.Next())
+	f := gre.Fields{KeyPresent: true, Key: 9, Routing: make([]gre.SRE, 1, 2)}
+	h.Fields(&f)
+	assert.Equal(t, gre.Fields{Routing: f.Routing[:0]}, f)
+	assert.False(t, gre.IsKeepalive(h), "the zero Header is not a parsed keepalive")
+}
+
+// TestHeaderAfterMutation changes the packet bytes after Parse, as a caller
+// reusing its buffer might, and calls every accessor: they keep to the
+// flags word Parse validated and never panic.
+func TestHeaderAfterMutation(t *testing.T) {
+	inputs := []struct {
+		name string
+		d    gre.Decoder
+		b    []byte
+	}{
+		{"plain", gre.Decoder{}, []byte{0, 0, 8, 0}},
+		{"plain with payload", gre.Decoder{}, []byte{0, 0, 8, 0, 0x45, 0}},
+		{"K", gre.Decoder{}, []byte{0x20, 0, 8, 0, 0, 0, 0, 1}},
+		{"CKS", gre.Decoder{}, vectorCKS},
+		{"PPTP", gre.Decoder{}, vectorPPTP},
+		{"routing", gre.Decoder{Mode: gre.ModeRFC1701}, vectorRouting},
+	}
+	mutations := []struct {
+		name string
+		fn   func(b []byte)
+	}{
+		{"every flag and version 1", func(b []byte) { b[0], b[1] = 0xff, 0x81 }},
+		{"C R K S A", func(b []byte) { b[0], b[1] = 0xf0, 0x81 }},
+		{"all ones", func(b []byte) {
+			for i := range b {
+				b[i] = 0xff
+			}
+		}},
+		{"all zeros", func(b []byte) { clear(b) }},
+		{"SRE length past the end", func(b []byte) {
+			if len(b) > 11 {
+				b[11] = 0xff
+			}
+		}},
+	}
+	for _, in := range inputs {
+		for _, mu := range mutations {
+			t.Run(in.name+"/"+mu.name, func(t *testing.T) {
+				b := append([]byte(nil), in.b...)
+				h, err := in.d.Parse(b)
+				require.NoError(t, err)
+				word := binary.BigEndian.Uint16(in.b)
+				_, hadKey := h.Key()
+				mu.fn(b)
+				require.NotPanics(t, func() { callAccessors(t, h) })
+				assert.Equal(t, word, h.FlagsVersion(), "the word Parse validated")
+				_, hasKey := h.Key()
+				assert.Equal(t, hadKey, hasKey, "K as validated")
+				assert.Equal(t, len(in.b)-h.Len(), len(h.Payload()))
+			})
+		}
+	}
+}
+
 func TestChecksumVerification(t *testing.T) {
 	bad := append([]byte(nil), vectorCKS...)
 	bad[len(bad)-1] ^= 0x01
-	_, err := gre.Decoder{VerifyChecksum: true}.Parse(bad)
-	require.ErrorIs(t, err, gre.ErrChecksum)
-	h, err := gre.Parse(bad)
-	require.NoError(t, err, "without VerifyChecksum a bad checksum parses")
+	_, err := gre.Parse(bad)
+	require.ErrorIs(t, err, gre.ErrChecksum, "verified by default")
+	h, err := gre.Decoder{NoVerifyChecksum: true}.Parse(bad)
+	require.NoError(t, err, "with NoVerifyChecksum a bad checksum parses")
 	assert.False(t, h.ChecksumValid())
 
 	h, err = gre.Parse([]byte{0, 0, 8, 0, 1})

@@ -46,7 +46,10 @@ func KeepaliveLen(inner *Fields) int {
 // 4-byte header; give it the key (and checksum or sequence flags) that the
 // local tunnel's receive side requires, so the reply passes its checks
 // (Cisco copies the tunnel key into the inner header). inner.Protocol must
-// be ProtoKeepalive. AppendKeepalive allocates only when dst lacks capacity.
+// be ProtoKeepalive, and the packet must fit the 65535 bytes an IPv4 total
+// length can state. AppendKeepalive returns dst unchanged and
+// [ErrNotKeepalive], [ErrTooLong] or Fields.Validate's error when it
+// cannot build the packet. It allocates only when dst lacks capacity.
 func AppendKeepalive(dst []byte, local, remote netip.Addr, inner *Fields) ([]byte, error) {
 	if !local.Is4() || !remote.Is4() {
 		return dst, ErrNotKeepalive
@@ -62,14 +65,12 @@ func AppendKeepalive(dst []byte, local, remote netip.Addr, inner *Fields) ([]byt
 		return dst, err
 	}
 	n := iphdr.IPv4MinLen + inner.Len()
-	total := len(dst) + n
-	out := dst
-	if cap(out) < total {
-		out = make([]byte, len(dst), total)
-		copy(out, dst)
+	if n > 0xffff {
+		// Only a routing field can make the inner header this long; the
+		// IPv4 total length could not say how long the packet is.
+		return dst, ErrTooLong
 	}
-	out = out[:total]
-	pkt := out[len(dst):]
+	out, pkt := grow(dst, n)
 	iphdr.IPv4(pkt).Encode(&iphdr.IPv4Fields{
 		TotalLen: uint16(n),
 		TTL:      KeepaliveTTL,
@@ -83,19 +84,26 @@ func AppendKeepalive(dst []byte, local, remote netip.Addr, inner *Fields) ([]byt
 	return out, nil
 }
 
-// IsKeepalive reports whether h is a keepalive reply: a GRE header of
-// protocol 0 (ProtoKeepalive). Some vendors pad the reply, so a payload
-// is allowed.
-func IsKeepalive(h Header) bool { return h.Protocol() == ProtoKeepalive }
+// IsKeepalive reports whether h is a keepalive reply: a parsed GRE header
+// of protocol 0 (ProtoKeepalive). Some vendors pad the reply, so a payload
+// is allowed. It is false for the zero Header, which was never parsed.
+func IsKeepalive(h Header) bool { return h.n != 0 && h.proto == ProtoKeepalive }
 
 // KeepaliveMatcher recognises a peer's keepalive request that this end
 // should reflect, in the inner packet of a decapsulated GRE packet of
 // protocol IPv4. The zero value matches the Cisco form exactly; the
 // fields relax it for vendor variants.
+//
+// Whatever the fields say, Match never reflects a packet to a destination
+// that a reflector must not send to (see [Reflectable]): a keepalive is a
+// unicast exchange between two tunnel endpoints, and a reflector that sent
+// to broadcast, multicast, loopback or link-local addresses would let any
+// sender aim it at a whole segment or at the reflector's own host.
 type KeepaliveMatcher struct {
 	// AnyAddress accepts an inner packet whose addresses are not the
 	// outer ones swapped (the peer behind NAT, or a vendor that puts other
-	// addresses in). The reflected packet still goes to its inner destination.
+	// addresses in). The reflected packet still goes to its inner
+	// destination, which must still be [Reflectable].
 	AnyAddress bool
 	// AllowKey accepts a key in the inner GRE header.
 	AllowKey bool
@@ -111,12 +119,12 @@ type KeepaliveMatcher struct {
 // Match checks whether inner, the inner packet of a GRE packet that came
 // from outerSrc to outerDst, is a keepalive request to reflect: a valid
 // IPv4 header (checksum included) that is not a fragment, protocol 47,
-// from outerDst to outerSrc (unless AnyAddress), holding a version 0 GRE
-// header of protocol 0 with only the flags m allows. On success it returns
-// the packet to send back, inner up to its total length, and its
-// destination; the caller writes it to the underlay unchanged. Otherwise
-// it returns ErrNotKeepalive, ErrTruncated or ErrChecksum. Match never
-// allocates.
+// from outerDst to outerSrc (unless AnyAddress), to a [Reflectable]
+// destination, holding a version 0 GRE header of protocol 0 with only the
+// flags m allows. On success it returns the packet to send back, inner up
+// to its total length, and its destination; the caller writes it to the
+// underlay unchanged. Otherwise it returns [ErrNotKeepalive],
+// [ErrTruncated] or [ErrChecksum]. Match never allocates.
 func (m KeepaliveMatcher) Match(inner []byte, outerSrc, outerDst netip.Addr) (reply []byte, to netip.Addr, err error) {
 	ip, err := iphdr.CheckIPv4(inner, true)
 	if err != nil {
@@ -129,6 +137,9 @@ func (m KeepaliveMatcher) Match(inner []byte, outerSrc, outerDst netip.Addr) (re
 		return nil, netip.Addr{}, ErrNotKeepalive
 	}
 	if !m.AnyAddress && (ip.Src() != outerDst.Unmap() || ip.Dst() != outerSrc.Unmap()) {
+		return nil, netip.Addr{}, ErrNotKeepalive
+	}
+	if !Reflectable(ip.Dst()) {
 		return nil, netip.Addr{}, ErrNotKeepalive
 	}
 	pkt := inner[:ip.TotalLen()]
@@ -150,7 +161,7 @@ func (m KeepaliveMatcher) Match(inner []byte, outerSrc, outerDst netip.Addr) (re
 	if w&^allowed != 0 {
 		return nil, netip.Addr{}, ErrNotKeepalive
 	}
-	h, err := Decoder{Mode: ModeRFC2784, VerifyChecksum: true}.Parse(g)
+	h, err := Decoder{Mode: ModeRFC2784}.Parse(g)
 	if err != nil {
 		return nil, netip.Addr{}, err
 	}
@@ -158,4 +169,29 @@ func (m KeepaliveMatcher) Match(inner []byte, outerSrc, outerDst netip.Addr) (re
 		return nil, netip.Addr{}, ErrNotKeepalive
 	}
 	return pkt, ip.Dst(), nil
+}
+
+// Reflectable reports whether a keepalive reflector may send a packet to
+// dst: a unicast address that leaves the host. It is false for the zero
+// Addr and for destinations that are not one remote host on a routed path:
+// the IPv4 limited broadcast 255.255.255.255, multicast (IPv4 224.0.0.0/4,
+// IPv6 ff00::/8), loopback (127.0.0.0/8, ::1), unspecified (0.0.0.0, ::;
+// and all of 0.0.0.0/8, "this network", which RFC 1122 §3.2.1.3 allows
+// only as a source) and link-local unicast (169.254.0.0/16, fe80::/10).
+// IPv4-mapped IPv6 addresses are judged as IPv4. Directed broadcasts
+// (the last address of a remote subnet) cannot be told from unicast
+// without the subnet's prefix length and are not caught.
+func Reflectable(dst netip.Addr) bool {
+	dst = dst.Unmap()
+	if !dst.IsValid() || dst.IsMulticast() || dst.IsLoopback() || dst.IsUnspecified() ||
+		dst.IsLinkLocalUnicast() {
+		return false
+	}
+	if dst.Is4() {
+		a := dst.As4()
+		if a == [4]byte{255, 255, 255, 255} || a[0] == 0 {
+			return false
+		}
+	}
+	return true
 }

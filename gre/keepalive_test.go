@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap"
 	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/internal/iphdr"
 )
@@ -149,4 +150,95 @@ func TestAppendKeepaliveErrors(t *testing.T) {
 	require.ErrorIs(t, err, gre.ErrNotKeepalive)
 	_, err = gre.AppendKeepalive(nil, kaA, kaB, &gre.Fields{Protocol: gre.ProtoKeepalive, AckPresent: true})
 	require.ErrorIs(t, err, gre.ErrAck)
+}
+
+// keepaliveRouting returns an inner keepalive header whose routing field
+// makes the inner packet (20 bytes of IPv4 and the GRE header) exactly
+// total bytes long: SREs of up to 255 bytes of information.
+func keepaliveRouting(t *testing.T, total int) *gre.Fields {
+	t.Helper()
+	f := &gre.Fields{Protocol: gre.ProtoKeepalive, RoutingPresent: true}
+	rest := total - iphdr.IPv4MinLen - 8 - 4 // IPv4, word + checksum/offset, NULL SRE
+	for rest > 0 {
+		l := min(255, rest-4)
+		require.Positive(t, l, "cannot make %d bytes", total)
+		f.Routing = append(f.Routing, gre.SRE{AddressFamily: gre.SREFamilyIP, Info: make([]byte, l)})
+		rest -= 4 + l
+	}
+	require.Equal(t, total, gre.KeepaliveLen(f))
+	return f
+}
+
+func TestAppendKeepaliveTooLong(t *testing.T) {
+	// 65535 bytes still fit the IPv4 total length.
+	b, err := gre.AppendKeepalive(nil, kaA, kaB, keepaliveRouting(t, 65535))
+	require.NoError(t, err)
+	require.Len(t, b, 65535)
+	assert.Equal(t, uint16(65535), iphdr.IPv4(b).TotalLen())
+
+	// One byte more, or the 77,991 bytes whose length field would read
+	// 77991-65536 = 12455, cannot be stated: refused, dst unchanged.
+	for _, total := range []int{65536, 77991} {
+		dst := []byte{1, 2, 3}
+		out, err := gre.AppendKeepalive(dst, kaA, kaB, keepaliveRouting(t, total))
+		require.ErrorIs(t, err, gre.ErrTooLong, "%d bytes", total)
+		require.ErrorIs(t, err, ipencap.ErrFrame)
+		assert.Equal(t, []byte{1, 2, 3}, out)
+	}
+}
+
+// TestKeepaliveNeverReflectsToSpecialAddresses: whatever the matcher's
+// switches, a keepalive is never reflected to broadcast, multicast,
+// loopback, unspecified or link-local destinations.
+func TestKeepaliveNeverReflectsToSpecialAddresses(t *testing.T) {
+	refused := []string{
+		"255.255.255.255", // limited broadcast
+		"224.0.0.1",       // multicast: all hosts
+		"239.1.2.3",       // multicast: administratively scoped
+		"127.0.0.1",       // loopback
+		"127.1.2.3",       // loopback, all of 127/8
+		"0.0.0.0",         // unspecified
+		"0.1.2.3",         // "this network", 0/8: a source only
+		"169.254.1.1",     // link-local
+	}
+	everything := gre.KeepaliveMatcher{AnyAddress: true, AllowKey: true, AllowChecksum: true, AllowSeq: true, AllowPadding: true}
+	for _, s := range refused {
+		dst := netip.MustParseAddr(s)
+		t.Run(s, func(t *testing.T) {
+			assert.False(t, gre.Reflectable(dst))
+			assert.False(t, gre.Reflectable(netip.AddrFrom16(dst.As16())), "IPv4-mapped")
+			// A request whose inner packet goes from kaB back to dst.
+			in, err := gre.AppendKeepalive(nil, dst, kaB, nil)
+			require.NoError(t, err)
+			for _, m := range []gre.KeepaliveMatcher{{}, {AnyAddress: true}, everything} {
+				// Outer source equal to the inner destination, so that even
+				// the strict matcher's address rule is met.
+				_, _, err := m.Match(in, dst, kaB)
+				require.ErrorIs(t, err, gre.ErrNotKeepalive, "%+v", m)
+				_, _, err = m.Match(in, kaA, kaB)
+				require.ErrorIs(t, err, gre.ErrNotKeepalive, "%+v", m)
+			}
+		})
+	}
+	for _, s := range []string{
+		"ff02::1",      // multicast: all nodes
+		"ff05::2",      // multicast: site-local
+		"::1",          // loopback
+		"::",           // unspecified
+		"fe80::1",      // link-local
+		"fe80::1%eth0", // link-local with a zone
+	} {
+		assert.False(t, gre.Reflectable(netip.MustParseAddr(s)), s)
+	}
+	assert.False(t, gre.Reflectable(netip.Addr{}), "the zero Addr")
+	for _, s := range []string{"192.0.2.1", "198.51.100.255", "10.0.0.1", "2001:db8::1", "::ffff:192.0.2.1"} {
+		assert.True(t, gre.Reflectable(netip.MustParseAddr(s)), s)
+	}
+
+	// An ordinary unicast destination is still reflected with any switches.
+	in, err := gre.AppendKeepalive(nil, kaA, kaB, nil)
+	require.NoError(t, err)
+	_, to, err := everything.Match(in, netip.MustParseAddr("203.0.113.9"), kaB)
+	require.NoError(t, err)
+	assert.Equal(t, kaA, to)
 }

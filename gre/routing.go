@@ -35,7 +35,10 @@ type SRE struct {
 }
 
 // SREIter walks the SREs of a parsed header without allocating. Parse has
-// validated the whole list, so iteration cannot fail.
+// validated the whole list, so iteration cannot fail. The iterator reads
+// the packet bytes as it goes: if they were changed after Parse so that an
+// SRE no longer fits in the routing field, iteration stops there instead of
+// panicking. The zero SREIter yields nothing.
 type SREIter struct {
 	b   []byte
 	sre SRE
@@ -48,7 +51,7 @@ func (it *SREIter) Next() bool {
 	}
 	af := binary.BigEndian.Uint16(it.b)
 	l := int(it.b[3])
-	if af == 0 && l == 0 {
+	if af == 0 && l == 0 || len(it.b) < 4+l {
 		it.b = nil
 		return false
 	}

@@ -34,7 +34,11 @@ func ExampleSeqWindow() {
 // A Reorder puts packets back in order across the 2^32 wrap, and releases
 // past a gap once a packet has waited maxWait. The clock here is fake.
 func ExampleReorder() {
-	r := gre.NewReorder(gre.DefaultReorderPackets, 10*time.Millisecond)
+	r, err := gre.NewReorder(gre.DefaultReorderPackets, 10*time.Millisecond)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	t0 := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	deliver := func(seq uint32, pkt []byte) {
 		fmt.Printf("deliver %#x %q\n", seq, pkt)

@@ -3,9 +3,107 @@ package mobile
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 
 	"github.com/ipencap/ipencap/internal/checksum"
 	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/outer"
+)
+
+// Config is the configuration of a minimal-encapsulation tunnel, in the
+// words `ip tunnel add NAME mode mobile local S remote D` that this
+// module's tunnel engine uses for every mode. (Linux has no such mode:
+// minimal encapsulation is the BSDs' "MOBILE" tunnel.) There is no ttl,
+// tos or nopmtudisc: the tunnel adds no IPv4 header of its own, and the
+// datagram's TTL, TOS and flags travel unchanged.
+type Config struct {
+	// Local is the encapsulator's address. RFC 2004 §3: "If the
+	// encapsulator is not the original source of the datagram, the Source
+	// Address field in the IP header is replaced by the IP address of the
+	// encapsulator"; the original source then goes into the minimal header
+	// with S set. A datagram whose source is Local keeps it and gets the
+	// 8-byte header (S = 0). It must be a specified IPv4 address (not
+	// 0.0.0.0).
+	Local netip.Addr
+	// Remote is the tunnel exit point, the new IPv4 destination: "The
+	// Destination Address field in the IP header is replaced by the IP
+	// address of the exit point of the tunnel." It must be a specified
+	// IPv4 address.
+	Remote netip.Addr
+}
+
+// ConfigError is a configuration rejected by [Config.Validate]: the option,
+// the value given and why, as an error matchable with [errors.Is]
+// ([ErrConfigAddr]).
+type ConfigError struct {
+	// Field is the option, as `ip tunnel` names it: "local" or "remote".
+	Field string
+	// Value is the rejected value, printed ("(none)" for the zero Addr).
+	Value string
+	// Err is the reason, [ErrConfigAddr].
+	Err error
+}
+
+// Error returns a message such as
+// "mobile: remote 2001:db8::7: local and remote must be specified IPv4 addresses".
+func (e *ConfigError) Error() string {
+	return "mobile: " + e.Field + " " + e.Value + ": " + strings.TrimPrefix(e.Err.Error(), "mobile: ")
+}
+
+// Unwrap returns Err.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate reports the first problem with c as a [*ConfigError], or nil.
+// Local and Remote must be specified IPv4 addresses. IPv4-mapped IPv6
+// addresses (::ffff:192.0.2.1) are refused, not taken as IPv4, as
+// outer.Config refuses them: one tunnel configuration then means the same
+// in every mode.
+func (c *Config) Validate() error {
+	switch {
+	case !c.Local.Is4() || c.Local.IsUnspecified():
+		return &ConfigError{Field: "local", Value: addrString(c.Local), Err: ErrConfigAddr}
+	case !c.Remote.Is4() || c.Remote.IsUnspecified():
+		return &ConfigError{Field: "remote", Value: addrString(c.Remote), Err: ErrConfigAddr}
+	}
+	return nil
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "(none)"
+	}
+	return a.String()
+}
+
+// Encapsulator encapsulates the datagrams of one minimal-encapsulation
+// tunnel. It is safe for concurrent use: it is never modified after
+// [NewEncapsulator].
+type Encapsulator struct {
+	cfg           Config
+	local, remote [4]byte // cfg.Local and cfg.Remote, as written into headers
+}
+
+// NewEncapsulator validates cfg (see [Config.Validate]; errors are
+// [*ConfigError] values) and returns an Encapsulator for it.
+func NewEncapsulator(cfg Config) (*Encapsulator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Encapsulator{cfg: cfg, local: cfg.Local.As4(), remote: cfg.Remote.As4()}, nil
+}
+
+// Config returns the configuration e was made with.
+func (e *Encapsulator) Config() Config { return e.cfg }
+
+// Overhead returns [MaxLen] (12), the most Encap writes in front of the
+// datagram: the headroom to read datagrams at. A datagram that Local
+// originated needs only [MinLen] (8).
+func (e *Encapsulator) Overhead() int { return MaxLen }
+
+// IPv4 header offsets Encap and Decap write addresses to.
+const (
+	ipv4Src = 12
+	ipv4Dst = 16
 )
 
 // checkIPv4 validates the IPv4 header of b, its checksum included, and
@@ -25,35 +123,29 @@ func checkIPv4(b []byte) (iphdr.IPv4, error) {
 	return nil, ErrTruncated
 }
 
-// Encapsulate applies minimal encapsulation (RFC 2004 §3) in place to the
-// IPv4 datagram b[off:], which must fill the buffer (its total length is
+// Encap applies minimal encapsulation (RFC 2004 §3) in place to the IPv4
+// datagram b[off:], which must fill the buffer (its total length is
 // len(b) - off), and returns where the encapsulated datagram starts: it is
-// b[start:].
+// b[start:], and start is off-8 or off-12.
 //
 // Only the IPv4 header moves: it is copied 8 or 12 bytes towards the front
 // of b, into the headroom, and the minimal forwarding header is written
 // into the gap between it and the payload, which stays where it is. The
-// minimal header gets the original protocol, destination and, when
-// encapsulator is a valid address other than the datagram's source, the
-// original source with S set; the IPv4 header gets protocol 55, the tunnel
-// exit as destination, the encapsulator as source when S is set, a total
-// length 8 or 12 bytes longer, and an updated checksum. Options, TOS,
-// identification, flags and TTL are untouched. Pass the zero Addr as
-// encapsulator when it is the original source.
+// minimal header gets the original protocol, destination and, when Local
+// is not the datagram's source, the original source with S set; the IPv4
+// header gets protocol 55, Remote as destination, Local as source when S
+// is set, a total length 8 or 12 bytes longer, and an updated checksum.
+// Options, TOS, identification, flags and TTL are untouched.
 //
 // The datagram's header checksum must be valid ([ErrIPChecksum]): a
 // corrupt header is not worth sending through the tunnel. Fragments
 // cannot be encapsulated ([ErrFragment]). Errors: [ErrShortBuffer],
-// [ErrAddr], [ErrTruncated], [ErrVersion], [ErrHeaderLen],
-// [ErrIPChecksum], [ErrLength], [ErrFragment], [ErrTooLong]; b is not
-// modified on error. Encapsulate never allocates.
-func Encapsulate(b []byte, off int, exit, encapsulator netip.Addr) (start int, err error) {
+// [ErrTruncated], [ErrVersion], [ErrHeaderLen], [ErrIPChecksum],
+// [ErrLength], [ErrFragment], [ErrTooLong]; b is not modified on error.
+// Encap never allocates.
+func (e *Encapsulator) Encap(b []byte, off int) (start int, err error) {
 	if off < 0 || off > len(b) {
 		return 0, ErrShortBuffer
-	}
-	exit, encapsulator = exit.Unmap(), encapsulator.Unmap()
-	if !exit.Is4() || (encapsulator.IsValid() && !encapsulator.Is4()) {
-		return 0, ErrAddr
 	}
 	h, err := checkIPv4(b[off:])
 	if err != nil {
@@ -66,11 +158,11 @@ func Encapsulate(b []byte, off int, exit, encapsulator netip.Addr) (start int, e
 	if h.IsFragment() {
 		return 0, ErrFragment
 	}
-	src, dst, proto, hl := h.Src4(), h.Dst4(), h.Protocol(), h.HeaderLen()
-	withSrc := encapsulator.IsValid() && encapsulator.As4() != src
-	n := MinLen
+	src, dst, proto, hl := h.Src4(), h.Dst4(), outer.IPProto(h.Protocol()), h.HeaderLen()
+	withSrc := e.local != src
+	n, newSrc := MinLen, src
 	if withSrc {
-		n = MaxLen
+		n, newSrc = MaxLen, e.local
 	}
 	if off < n {
 		return 0, ErrShortBuffer
@@ -83,14 +175,12 @@ func Encapsulate(b []byte, off int, exit, encapsulator netip.Addr) (start int, e
 	copy(b[start:start+hl], b[off:off+hl]) // overlapping: copy moves
 	encode(b[start+hl:start+hl+n], proto, dst, src, withSrc)
 	ip := iphdr.IPv4(b[start:])
-	ip.SetProtocol(ProtoMinimal)
-	ip.SetDst(exit)
-	if withSrc {
-		ip.SetSrc(encapsulator)
-	}
+	ip.SetProtocol(uint8(outer.ProtoMinimal))
+	copy(ip[ipv4Dst:ipv4Dst+4], e.remote[:])
+	copy(ip[ipv4Src:ipv4Src+4], newSrc[:])
 	ip.SetTotalLen(uint16(tl + n))
-	ip.SetChecksum(updateChecksum(ip.Checksum(), ip.TTL(), proto, ProtoMinimal, uint16(tl), uint16(tl+n),
-		dst, exit.As4(), src, ip.Src4()))
+	ip.SetChecksum(updateChecksum(ip.Checksum(), ip.TTL(), proto, outer.ProtoMinimal, uint16(tl), uint16(tl+n),
+		dst, e.remote, src, newSrc))
 	return start, nil
 }
 
@@ -100,69 +190,9 @@ func Encapsulate(b []byte, off int, exit, encapsulator netip.Addr) (start int, e
 // whose checksum was correct and not 0xffff, the result is exactly the
 // checksum a full RFC 1071 computation gives, at a fraction of the cost of
 // summing the header again.
-func updateChecksum(ck uint16, ttl, oldProto, newProto uint8, oldLen, newLen uint16, oldDst, newDst, oldSrc, newSrc [4]byte) uint16 {
+func updateChecksum(ck uint16, ttl uint8, oldProto, newProto outer.IPProto, oldLen, newLen uint16, oldDst, newDst, oldSrc, newSrc [4]byte) uint16 {
 	ck = checksum.Update16(ck, uint16(ttl)<<8|uint16(oldProto), uint16(ttl)<<8|uint16(newProto))
 	ck = checksum.Update16(ck, oldLen, newLen)
 	ck = checksum.Update32(ck, binary.BigEndian.Uint32(oldDst[:]), binary.BigEndian.Uint32(newDst[:]))
 	return checksum.Update32(ck, binary.BigEndian.Uint32(oldSrc[:]), binary.BigEndian.Uint32(newSrc[:]))
-}
-
-// Decapsulate reverses [Encapsulate] in place on the IPv4 datagram b with
-// protocol 55 and returns the original datagram, a sub-slice of b that
-// starts 8 or 12 bytes in (bytes beyond the total length, link padding,
-// are left out).
-//
-// It checks the IPv4 header (version, lengths, checksum; an outer fragment
-// is refused, reassemble it first) and parses the minimal forwarding
-// header with [Parse] (length, reserved bits, checksum). It then puts the
-// original protocol, destination and, with S set, source back into the
-// IPv4 header, shortens the total length, updates the checksum and
-// moves the header 8 or 12 bytes towards the payload, over the minimal
-// header. Options, TOS, identification, flags and TTL are kept, so
-// Decapsulate(Encapsulate(p)) gives p back byte for byte, except that an
-// original header checksum of 0xffff (the "-0" an incremental update can
-// leave, RFC 1624 §3) comes back as the equivalent 0x0000.
-//
-// The outer source and destination are overwritten: a tunnel that needs
-// them (to find the tunnel, say) reads them first. Errors: [ErrTruncated],
-// [ErrVersion], [ErrHeaderLen], [ErrIPChecksum], [ErrProtocol],
-// [ErrFragment], [ErrReservedBits], [ErrChecksum]; b is not modified on
-// error. Decapsulate never allocates.
-func Decapsulate(b []byte) ([]byte, error) {
-	h, err := checkIPv4(b)
-	if err != nil {
-		return nil, err
-	}
-	if h.Protocol() != ProtoMinimal {
-		return nil, ErrProtocol
-	}
-	if h.IsFragment() {
-		return nil, ErrFragment
-	}
-	hl, tl := h.HeaderLen(), int(h.TotalLen())
-	m, err := Parse(b[hl:tl])
-	if err != nil {
-		return nil, err
-	}
-	n := m.Len()
-	proto := m.Protocol()
-	var dst, src [4]byte
-	copy(dst[:], m.b[offDst:offDst+4])
-	withSrc := m.SourcePresent()
-	if withSrc {
-		copy(src[:], m.b[offSrc:offSrc+4])
-	}
-
-	outerDst, outerSrc := h.Dst4(), h.Src4()
-	if !withSrc {
-		src = outerSrc
-	}
-	h.SetChecksum(updateChecksum(h.Checksum(), h.TTL(), ProtoMinimal, proto, uint16(tl), uint16(tl-n),
-		outerDst, dst, outerSrc, src))
-	h.SetProtocol(proto)
-	h.SetDst(netip.AddrFrom4(dst))
-	h.SetSrc(netip.AddrFrom4(src))
-	h.SetTotalLen(uint16(tl - n))
-	copy(b[n:n+hl], b[:hl]) // overlapping: copy moves
-	return b[n:tl], nil
 }

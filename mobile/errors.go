@@ -2,53 +2,79 @@ package mobile
 
 import (
 	"errors"
-	"fmt"
 	"io"
+
+	"github.com/ipencap/ipencap"
+	"github.com/ipencap/ipencap/internal/errs"
 )
 
-// Errors returned by Parse, Fields.Encode, Encapsulate and Decapsulate.
-// Each is a package-level value, so returning one never allocates; match
-// them with [errors.Is].
+// Errors returned on the per-packet paths: [Encapsulator.Encap], [Decap],
+// [Parse] and [Fields.Encode]. Each is a package-level value, so returning
+// one never allocates; match them with [errors.Is], by value or by their
+// kind from package [ipencap] (named with each). Decap is given an outer
+// header that outer.Parse has already checked, so the outer IPv4 errors
+// of a received packet (truncation, header length, checksum, fragments)
+// are outer's, returned by outer.Parse.
 var (
-	// ErrTruncated means the buffer ends inside the IPv4 header, before
-	// the total length it declares, or inside the minimal forwarding
-	// header. It matches [io.ErrUnexpectedEOF].
-	ErrTruncated = fmt.Errorf("mobile: truncated header: %w", io.ErrUnexpectedEOF)
-	// ErrVersion means an IP version other than 4: minimal encapsulation
-	// carries IPv4 datagrams in IPv4 only.
-	ErrVersion = errors.New("mobile: IP version is not 4")
-	// ErrHeaderLen means an IPv4 IHL below 5 or a total length below the
+	// ErrTruncated (kind [ipencap.ErrFrame]) means, from Encap, that the
+	// buffer ends inside the IPv4 header of the datagram or before the
+	// total length it declares; from Parse and Decap, that the minimal
+	// forwarding header is cut short (fewer than 8 bytes, or 12 with S
+	// set); from Decap also that the outer.Outer does not fit the
+	// buffer it was given with. It matches [io.ErrUnexpectedEOF] too.
+	ErrTruncated = errs.New("mobile: truncated header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	// ErrVersion (kind [ipencap.ErrFrame]) means Encap was given a datagram
+	// whose IP version is not 4: minimal encapsulation carries IPv4
+	// datagrams only.
+	ErrVersion = errs.New("mobile: IP version is not 4", ipencap.ErrFrame)
+	// ErrHeaderLen (kind [ipencap.ErrFrame]) means Encap was given a
+	// datagram with an IPv4 IHL below 5 or a total length below the
 	// header length.
-	ErrHeaderLen = errors.New("mobile: bad IPv4 header length")
-	// ErrIPChecksum means the IPv4 header checksum is wrong (of the
-	// datagram to encapsulate, or of the encapsulated datagram).
-	ErrIPChecksum = errors.New("mobile: bad IPv4 header checksum")
-	// ErrLength means the datagram given to Encapsulate does not fill the
-	// buffer: its total length differs from len(b) - off.
-	ErrLength = errors.New("mobile: datagram length differs from its total length field")
-	// ErrFragment means a fragment (MF set or a nonzero fragment offset).
-	// Minimal encapsulation cannot carry one, since the minimal header
-	// would sit in front of only part of the original payload (RFC 2004
-	// §3); callers may fall back to IP in IP. Decapsulate refuses outer
-	// fragments: reassemble them first.
-	ErrFragment = errors.New("mobile: fragmented datagrams cannot be minimally encapsulated")
-	// ErrTooLong means the encapsulated datagram would exceed 65535 bytes.
-	ErrTooLong = errors.New("mobile: datagram too long to encapsulate")
-	// ErrShortBuffer means there is not enough room: from Encapsulate,
-	// fewer than 8 (12 with an original source) bytes of headroom before
-	// off, or off outside the buffer; from Fields.Encode, a buffer shorter
-	// than the header. It matches [io.ErrShortBuffer].
-	ErrShortBuffer = fmt.Errorf("mobile: no room for the minimal forwarding header: %w", io.ErrShortBuffer)
-	// ErrProtocol means Decapsulate was given a datagram whose protocol is
-	// not 55.
-	ErrProtocol = errors.New("mobile: protocol is not 55 (minimal encapsulation)")
-	// ErrReservedBits means reserved bits other than S are set in the
-	// minimal forwarding header.
-	ErrReservedBits = errors.New("mobile: reserved bits set in the minimal forwarding header")
-	// ErrChecksum means the minimal forwarding header's checksum is wrong.
-	ErrChecksum = errors.New("mobile: bad minimal forwarding header checksum")
-	// ErrAddr means an address that is not IPv4 (IPv4-mapped IPv6
-	// addresses are accepted as IPv4): the tunnel exit, the encapsulator,
-	// or a Fields address.
-	ErrAddr = errors.New("mobile: addresses must be IPv4")
+	ErrHeaderLen = errs.New("mobile: bad IPv4 header length", ipencap.ErrFrame)
+	// ErrIPChecksum (kind [ipencap.ErrChecksum]) means Encap was given a
+	// datagram whose IPv4 header checksum is wrong: a corrupt header is not
+	// worth sending through the tunnel.
+	ErrIPChecksum = errs.New("mobile: bad IPv4 header checksum", ipencap.ErrChecksum)
+	// ErrLength (kind [ipencap.ErrFrame]) means the datagram given to Encap
+	// does not fill the buffer: its total length differs from len(b) - off.
+	ErrLength = errs.New("mobile: datagram length differs from its total length field", ipencap.ErrFrame)
+	// ErrFragment (kind [ipencap.ErrFrame]) means Encap was given a fragment
+	// (MF set or a nonzero fragment offset). Minimal encapsulation cannot
+	// carry one, since the minimal header would sit in front of only part
+	// of the original payload (RFC 2004 §3); callers may fall back to IP in
+	// IP. (A received outer fragment is refused by outer.Parse with
+	// outer.ErrFragment.)
+	ErrFragment = errs.New("mobile: fragmented datagrams cannot be minimally encapsulated", ipencap.ErrFrame)
+	// ErrTooLong (kind [ipencap.ErrFrame]) means, from Encap, that the
+	// encapsulated datagram would exceed 65535 bytes.
+	ErrTooLong = errs.New("mobile: datagram too long to encapsulate", ipencap.ErrFrame)
+	// ErrShortBuffer (kind [ipencap.ErrFrame]) means there is not enough
+	// room: from Encap, fewer than 8 (12 with the original source) bytes
+	// of headroom before off, or off outside the buffer; from
+	// Fields.Encode, a buffer shorter than the header. It matches
+	// [io.ErrShortBuffer] too.
+	ErrShortBuffer = errs.New("mobile: no room for the minimal forwarding header", io.ErrShortBuffer, ipencap.ErrFrame)
+	// ErrProtocol (kind [ipencap.ErrProtocol]) means Decap was given a
+	// packet that is not minimal encapsulation: an outer protocol other
+	// than 55 (outer.ProtoMinimal), or an IPv6 outer header, over
+	// which RFC 2004 defines no minimal encapsulation (its header has
+	// room for IPv4 addresses only).
+	ErrProtocol = errs.New("mobile: not minimal encapsulation (IPv4 protocol 55)", ipencap.ErrProtocol)
+	// ErrReservedBits (kind [ipencap.ErrFrame]) means, from Parse and
+	// Decap, that reserved bits other than S are set in the minimal
+	// forwarding header.
+	ErrReservedBits = errs.New("mobile: reserved bits set in the minimal forwarding header", ipencap.ErrFrame)
+	// ErrChecksum (kind [ipencap.ErrChecksum]) means, from Parse and Decap,
+	// that the minimal forwarding header's checksum is wrong.
+	ErrChecksum = errs.New("mobile: bad minimal forwarding header checksum", ipencap.ErrChecksum)
+	// ErrAddr (kind [ipencap.ErrFrame]) means Fields.Encode was given a Dst,
+	// or a valid Src, that is not IPv4 (IPv4-mapped IPv6 addresses count as
+	// IPv4).
+	ErrAddr = errs.New("mobile: addresses must be IPv4", ipencap.ErrFrame)
 )
+
+// ErrConfigAddr is the configuration error, wrapped in a [*ConfigError] by
+// [Config.Validate] and [NewEncapsulator], for a Local or Remote that is
+// missing, not IPv4, the unspecified address 0.0.0.0 (which would go on
+// the wire), or an IPv4-mapped IPv6 address.
+var ErrConfigAddr = errors.New("mobile: local and remote must be specified IPv4 addresses")

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/ipencap/ipencap/mobile"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // ping is an IPv4 UDP datagram 10.0.0.1 > 10.0.0.2, TTL 64, DF, carrying
@@ -23,22 +24,30 @@ var ping = []byte{
 // A home agent (192.0.2.1) tunnels a datagram for a mobile node to its
 // care-of address (198.51.100.7). It is not the datagram's source, so the
 // original source goes into the minimal header (S=1). The datagram sits
-// behind 12 bytes of headroom; only its header moves.
-func ExampleEncapsulate() {
-	buf := make([]byte, mobile.MaxLen+len(ping))
-	copy(buf[mobile.MaxLen:], ping)
+// behind Overhead() bytes of headroom; only its header moves.
+func ExampleEncapsulator_Encap() {
+	e, err := mobile.NewEncapsulator(mobile.Config{
+		Local:  netip.MustParseAddr("192.0.2.1"),
+		Remote: netip.MustParseAddr("198.51.100.7"),
+	})
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, e.Overhead()+len(ping))
+	copy(buf[e.Overhead():], ping)
 
-	start, err := mobile.Encapsulate(buf, mobile.MaxLen,
-		netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("192.0.2.1"))
+	start, err := e.Encap(buf, e.Overhead())
 	if err != nil {
 		panic(err)
 	}
 	pkt := buf[start:]
-	src := netip.AddrFrom4([4]byte(pkt[12:16]))
-	dst := netip.AddrFrom4([4]byte(pkt[16:20]))
-	fmt.Printf("%v > %v protocol %d length %d ttl %d\n", src, dst, pkt[9], len(pkt), pkt[8])
+	o, payload, err := outer.Parse(pkt)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%v > %v protocol %d length %d ttl %d\n", o.Src, o.Dst, o.Protocol, o.Len, o.TTL)
 
-	h, err := mobile.Parse(pkt[20:])
+	h, err := mobile.Parse(payload)
 	if err != nil {
 		panic(err)
 	}
@@ -49,32 +58,48 @@ func ExampleEncapsulate() {
 	// minimal header: 12 bytes, 10.0.0.1 > 10.0.0.2 protocol 17
 }
 
-// The care-of address decapsulates in place and gets the original datagram
-// back, byte for byte.
-func ExampleDecapsulate() {
-	buf := make([]byte, mobile.MaxLen+len(ping))
-	copy(buf[mobile.MaxLen:], ping)
-	start, err := mobile.Encapsulate(buf, mobile.MaxLen, netip.MustParseAddr("198.51.100.7"), netip.Addr{})
+// The care-of address parses the outer header once, then decapsulates in
+// place and gets the original datagram back, byte for byte. Here the
+// encapsulator is the datagram's own source (10.0.0.1), so the minimal
+// header is 8 bytes (S=0).
+func ExampleDecap() {
+	e, err := mobile.NewEncapsulator(mobile.Config{
+		Local:  netip.MustParseAddr("10.0.0.1"),
+		Remote: netip.MustParseAddr("198.51.100.7"),
+	})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("encapsulated:", len(buf[start:]), "bytes")
+	buf := make([]byte, e.Overhead()+len(ping))
+	copy(buf[e.Overhead():], ping)
+	start, err := e.Encap(buf, e.Overhead())
+	if err != nil {
+		panic(err)
+	}
+	pkt := buf[start:]
+	fmt.Println("encapsulated:", len(pkt), "bytes")
 
-	orig, err := mobile.Decapsulate(buf[start:])
+	o, _, err := outer.Parse(pkt) // a tunnel looks itself up by o.Src and o.Dst here
+	if err != nil {
+		panic(err)
+	}
+	orig, err := mobile.Decap(pkt, &o)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("decapsulated:", len(orig), "bytes, same as sent:", bytes.Equal(orig, ping))
+	fmt.Println("tunnel:", o.Src, ">", o.Dst)
 
 	// A fragment cannot be minimally encapsulated.
 	frag := append([]byte(nil), ping...)
 	frag[6] = 0x60                  // DF and MF
 	frag[10], frag[11] = 0xea, 0x82 // checksum for the new flags
-	_, err = mobile.Encapsulate(append(make([]byte, 12), frag...), 12, netip.MustParseAddr("198.51.100.7"), netip.Addr{})
+	_, err = e.Encap(append(make([]byte, e.Overhead()), frag...), e.Overhead())
 	fmt.Println(err)
 	// Output:
 	// encapsulated: 40 bytes
 	// decapsulated: 32 bytes, same as sent: true
+	// tunnel: 10.0.0.1 > 198.51.100.7
 	// mobile: fragmented datagrams cannot be minimally encapsulated
 }
 
@@ -88,8 +113,8 @@ func ExampleFields_Encode() {
 	}
 	fmt.Printf("% x\n", b[:n])
 	h, err := mobile.Parse(b[:n])
-	fmt.Println(h.Protocol(), h.Dst(), h.SourcePresent(), err)
+	fmt.Printf("protocol %d, %v, S %v, %v\n", h.Protocol(), h.Dst(), h.SourcePresent(), err)
 	// Output:
 	// 06 00 bd ea cb 00 71 14
-	// 6 203.0.113.20 false <nil>
+	// protocol 6, 203.0.113.20, S false, <nil>
 }

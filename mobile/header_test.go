@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/mobile"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // Minimal forwarding headers as tcpdump -v prints them:
@@ -28,7 +29,7 @@ var (
 func TestParse(t *testing.T) {
 	h, err := mobile.Parse(append(append([]byte(nil), vectorS0...), 0xaa, 0xbb))
 	require.NoError(t, err)
-	assert.Equal(t, uint8(17), h.Protocol())
+	assert.Equal(t, outer.IPProto(17), h.Protocol())
 	assert.False(t, h.SourcePresent())
 	assert.Equal(t, uint16(0xb2ea), h.Checksum())
 	assert.Equal(t, origDst, h.Dst())
@@ -57,6 +58,10 @@ func TestParse(t *testing.T) {
 	assert.Zero(t, zero.Checksum())
 	assert.False(t, zero.Dst().IsValid())
 	assert.False(t, zero.SourcePresent())
+	_, ok = zero.Src()
+	assert.False(t, ok)
+	zero.Fields(&f)
+	assert.Equal(t, mobile.Fields{}, f)
 	assert.Empty(t, zero.Bytes())
 	assert.Empty(t, zero.Payload())
 }
@@ -121,4 +126,41 @@ func TestFieldsEncode(t *testing.T) {
 	require.ErrorIs(t, err, mobile.ErrAddr)
 	_, err = (&mobile.Fields{Dst: origDst, Src: netip.MustParseAddr("2001:db8::1")}).Encode(b)
 	require.ErrorIs(t, err, mobile.ErrAddr)
+}
+
+// TestHeaderMutatedBuffer: a Header keeps the length and S flag Parse saw,
+// so its accessors stay in bounds when the caller sets or clears S in the
+// buffer afterwards (or scribbles over it in any other way).
+func TestHeaderMutatedBuffer(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    []byte
+		flip byte // the new second byte
+	}{
+		{"S set after Parse of an 8-byte header", vectorS0, 0x80},
+		{"S cleared after Parse of a 12-byte header", vectorS1, 0x00},
+		{"every bit set after Parse of an 8-byte header", vectorS0, 0xff},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := append([]byte(nil), tt.v...)
+			h, err := mobile.Parse(b)
+			require.NoError(t, err)
+			n, s := h.Len(), h.SourcePresent()
+			b[1] = tt.flip
+			require.NotPanics(t, func() {
+				assert.Equal(t, n, h.Len())
+				assert.Equal(t, s, h.SourcePresent())
+				_ = h.Protocol()
+				_ = h.Checksum()
+				_ = h.Dst()
+				_, ok := h.Src()
+				assert.Equal(t, s, ok)
+				assert.Len(t, h.Bytes(), n)
+				assert.Empty(t, h.Payload())
+				var f mobile.Fields
+				h.Fields(&f)
+				assert.Equal(t, n, f.Len())
+			})
+		})
+	}
 }

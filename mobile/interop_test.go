@@ -2,7 +2,6 @@ package mobile_test
 
 import (
 	"encoding/hex"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/mobile"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // interopPackets returns minimal-encapsulation packets for the dissectors:
@@ -21,12 +21,9 @@ func interopPackets(t *testing.T) [][]byte {
 	var pkts [][]byte
 	for _, c := range []struct {
 		opts []byte
-		enc  netip.Addr
-	}{{nil, netip.Addr{}}, {optsNOP, homeAg}, {optsRoute, homeAg}} {
-		b := datagram(12, 60, c.opts)
-		start, err := mobile.Encapsulate(b, 12, careOf, c.enc)
-		require.NoError(t, err)
-		pkts = append(pkts, b[start:])
+		e    *mobile.Encapsulator
+	}{{nil, encS0}, {optsNOP, encS1}, {optsRoute, encS1}} {
+		pkts = append(pkts, encapsulated(t, c.e, 60, c.opts))
 	}
 	bad := append([]byte(nil), pkts[0]...)
 	bad[20+3]++ // minimal header checksum
@@ -93,6 +90,6 @@ func TestTsharkMinimal(t *testing.T) {
 		if ok {
 			assert.Equal(t, origSrc, src)
 		}
-		assert.Equal(t, uint8(17), h.Protocol())
+		assert.Equal(t, outer.IPProto(17), h.Protocol())
 	}
 }

@@ -1,20 +1,26 @@
-// Command quickstart builds GRE packets with checksum, key and sequence
-// numbers around ICMP echo requests, decodes them back with the gre
-// package, verifies them and prints them field by field.
+// Command quickstart sends ICMP echo requests through a GRE tunnel with
+// key, checksum and sequence numbers, built with the library's public API
+// only: gre.NewEncapsulator writes the GRE and outer IPv4 headers in front
+// of each inner packet, outer.Parse and gre.Decoder take them apart again,
+// and every field is printed.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/outer"
 )
 
 var (
@@ -22,8 +28,8 @@ var (
 	// from the documentation ranges.
 	localOuter  = netip.MustParseAddr("192.0.2.1")
 	remoteOuter = netip.MustParseAddr("198.51.100.1")
-	hostA       = netip.MustParseAddr("203.0.113.1")
-	hostB       = netip.MustParseAddr("203.0.113.2")
+	hostA       = net.IPv4(203, 0, 113, 1)
+	hostB       = net.IPv4(203, 0, 113, 2)
 )
 
 const key gre.Key = 0x0a000001 // okey 10.0.0.1
@@ -36,74 +42,99 @@ func main() {
 }
 
 func run(w io.Writer) error {
-	const headroom = iphdr.IPv4MinLen + gre.MaxLen
+	// ip tunnel add gre1 mode gre local 192.0.2.1 remote 198.51.100.1 ttl 64 okey 10.0.0.1 ocsum oseq
+	enc, err := gre.NewEncapsulator(gre.Config{
+		Outer:      &outer.Config{Local: localOuter, Remote: remoteOuter, TTL: 64},
+		KeyPresent: true, Key: key, Checksum: true, Seq: true,
+	})
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, 2048)
-	var rx gre.Fields
-	for seq := uint32(0); seq < 3; seq++ {
-		// The inner packet: an ICMP echo request from hostA to hostB.
-		inner := echoRequest(buf[headroom:], uint16(seq))
-
-		// GRE with checksum, key and sequence number, written in front of
-		// the inner packet in the headroom, then the outer IPv4 header.
-		f := gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true, KeyPresent: true, Key: key,
-			SeqPresent: true, Seq: seq}
-		greStart := headroom - f.Len()
-		if _, err := f.Encode(buf[greStart : headroom+len(inner)]); err != nil {
+	for seq := range 3 {
+		// The inner packet, read behind Overhead() bytes of headroom: an
+		// ICMP echo request from host A to host B.
+		inner, err := echoRequest(seq)
+		if err != nil {
 			return err
 		}
-		start := greStart - iphdr.IPv4MinLen
-		pkt := buf[start : headroom+len(inner)]
-		iphdr.IPv4(pkt).Encode(&iphdr.IPv4Fields{TotalLen: uint16(len(pkt)), TTL: 64, Protocol: 47,
-			FlagsFragOff: iphdr.IPv4FlagDF, ID: uint16(seq + 1), Src: localOuter, Dst: remoteOuter})
+		off := enc.Overhead()
+		n := copy(buf[off:], inner)
+		start, err := enc.Encap(buf[:off+n], off)
+		if err != nil {
+			return err
+		}
+		pkt := buf[start : off+n]
 		fmt.Fprintf(w, "packet %d: %d bytes on the wire\n", seq, len(pkt))
 
-		// The receive side: outer IPv4, then GRE with the checksum verified.
-		outer, err := iphdr.CheckIPv4(pkt, true)
+		// The receive side: the outer header once, then GRE with its
+		// checksum verified (the default, as in Linux).
+		o, payload, err := outer.Parse(pkt)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "  outer IPv4  %v > %v proto %d ttl %d len %d\n",
-			outer.Src(), outer.Dst(), outer.Protocol(), outer.TTL(), outer.TotalLen())
-		h, err := gre.Decoder{VerifyChecksum: true}.Parse(outer.Payload())
+		fmt.Fprintf(w, "  outer IPv4  %v > %v proto %v ttl %d len %d\n", o.Src, o.Dst, o.Protocol, o.TTL, o.Len)
+		h, err := gre.Parse(payload)
 		if err != nil {
 			return err
 		}
+		var rx gre.Fields
 		h.Fields(&rx)
 		sum, _ := h.Checksum()
 		fmt.Fprintf(w, "  GRE         flags %#04x version %d protocol %v (%#04x) header %d bytes\n",
 			h.FlagsVersion(), rx.Version, rx.Protocol, uint16(rx.Protocol), h.Len())
 		fmt.Fprintf(w, "              checksum %#04x (valid %v) key %v (%d) seq %d\n",
 			sum, h.ChecksumValid(), rx.Key, uint32(rx.Key), rx.Seq)
-		in, err := iphdr.CheckIPv4(h.Payload(), true)
+		ih, err := ipv4.ParseHeader(h.Payload())
 		if err != nil {
 			return err
 		}
-		icmp := in.Payload()
-		fmt.Fprintf(w, "  inner IPv4  %v > %v proto %d ttl %d: ICMP echo request id %#x seq %d\n",
-			in.Src(), in.Dst(), in.Protocol(), in.TTL(),
-			binary.BigEndian.Uint16(icmp[4:]), binary.BigEndian.Uint16(icmp[6:]))
+		m, err := icmp.ParseMessage(1, h.Payload()[ih.Len:])
+		if err != nil {
+			return err
+		}
+		echo := m.Body.(*icmp.Echo)
+		fmt.Fprintf(w, "  inner IPv4  %v > %v proto %d ttl %d: ICMP %v id %#x seq %d\n",
+			ih.Src, ih.Dst, ih.Protocol, ih.TTL, m.Type, echo.ID, echo.Seq)
 	}
 
 	// A corrupted packet is refused with a typed error.
 	bad := []byte{0x80, 0x00, 0x08, 0x00, 0x12, 0x34, 0x00, 0x00, 0x45}
-	_, err := gre.Decoder{VerifyChecksum: true}.Parse(bad)
-	fmt.Fprintln(w, "corrupted packet:", err)
+	_, err = gre.Parse(bad)
+	fmt.Fprintln(w, "corrupted packet:", err, "- a checksum error:", errors.Is(err, gre.ErrChecksum))
 	return nil
 }
 
-// echoRequest writes an IPv4 ICMP echo request with 32 bytes of data into
-// b and returns it.
-func echoRequest(b []byte, seq uint16) []byte {
-	const n = iphdr.IPv4MinLen + 8 + 32
-	p := b[:n]
-	iphdr.IPv4(p).Encode(&iphdr.IPv4Fields{TotalLen: n, TTL: 64, Protocol: 1, ID: seq, Src: hostA, Dst: hostB})
-	icmp := p[iphdr.IPv4MinLen:]
-	icmp[0], icmp[1], icmp[2], icmp[3] = 8, 0, 0, 0 // echo request, code 0, checksum 0
-	binary.BigEndian.PutUint16(icmp[4:], 0x1701)
-	binary.BigEndian.PutUint16(icmp[6:], seq)
-	for i := 8; i < len(icmp); i++ {
-		icmp[i] = byte(i)
+// echoRequest returns an IPv4 packet from host A to host B carrying an ICMP
+// echo request with 32 bytes of data, built with golang.org/x/net.
+func echoRequest(seq int) ([]byte, error) {
+	data := make([]byte, 32)
+	for i := range data {
+		data[i] = byte(i)
 	}
-	binary.BigEndian.PutUint16(icmp[2:], checksum.Checksum(icmp))
-	return p
+	body, err := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 0x1701, Seq: seq, Data: data}}).Marshal(nil)
+	if err != nil {
+		return nil, err
+	}
+	h := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: ipv4.HeaderLen + len(body), ID: seq + 1,
+		TTL: 64, Protocol: 1, Src: hostA, Dst: hostB}
+	hb, err := h.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint16(hb[10:], headerChecksum(hb))
+	return append(hb, body...), nil
+}
+
+// headerChecksum is the IPv4 header checksum (RFC 1071), which x/net's
+// Header.Marshal leaves to the kernel.
+func headerChecksum(h []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(h); i += 2 {
+		s += uint32(h[i])<<8 | uint32(h[i+1])
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
 }

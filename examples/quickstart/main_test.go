@@ -13,11 +13,11 @@ func TestQuickstart(t *testing.T) {
 	require.NoError(t, run(&out))
 	s := out.String()
 	for _, want := range []string{
-		"outer IPv4  192.0.2.1 > 198.51.100.1 proto 47",
+		"outer IPv4  192.0.2.1 > 198.51.100.1 proto GRE",
 		"flags 0xb000 version 0 protocol IPv4",
 		"(valid true) key 10.0.0.1 (167772161) seq 2",
-		"ICMP echo request id 0x1701 seq 2",
-		"corrupted packet: gre: bad checksum",
+		"ICMP echo id 0x1701 seq 2",
+		"corrupted packet: gre: bad checksum - a checksum error: true",
 	} {
 		assert.Contains(t, s, want)
 	}

@@ -1,11 +1,14 @@
-// Package testpkt holds helpers for tests: pcap files in and out, the tshark
-// and tcpdump command-line dissectors, and the location of ../shared.
+// Package testpkt holds helpers for tests: the third-party captures in
+// testdata/interop, pcap files in and out, and the tshark and tcpdump
+// command-line dissectors.
 //
-// Helpers that need something outside the repository (a tool, ../shared)
-// skip the test with a message naming what is missing, so a lone clone
-// still tests green. When the environment variable CI is set they fail
-// instead: CI installs the tools and has ../shared, so a skip there would
-// hide a broken setup.
+// Helpers that need something the machine may lack (tshark, tcpdump, root,
+// a capture that could not be redistributed) skip the test with a message
+// naming what is missing, so a lone clone still tests green. With the
+// environment variable IPENCAP_STRICT=1 they fail instead: the project's CI
+// (.ci/run) sets it, because it installs everything and a skip there would
+// hide a broken setup. The generic CI variable is deliberately ignored:
+// downstream CI systems set it without installing our tools.
 package testpkt
 
 import (
@@ -17,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,39 +30,100 @@ import (
 	"github.com/google/gopacket/pcapgo"
 )
 
-// Missing skips tb (or fails it when CI is set) because what is missing.
+// StrictEnv is the environment variable that turns skips into failures.
+const StrictEnv = "IPENCAP_STRICT"
+
+// Strict reports whether IPENCAP_STRICT is set to a true value ("1", "true";
+// anything strconv.ParseBool accepts as true): then what Missing reports
+// fails the test instead of skipping it.
+func Strict() bool {
+	v, err := strconv.ParseBool(os.Getenv(StrictEnv))
+	return err == nil && v
+}
+
+// Missing skips tb because what is missing, or fails it under Strict.
 func Missing(tb testing.TB, what string) {
 	tb.Helper()
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s: required under CI", what)
+	if Strict() {
+		tb.Fatalf("%s (required: %s=1 is set)", what, StrictEnv)
 	}
-	tb.Skipf("skipping: %s", what)
+	tb.Skipf("skipping: %s (%s=1 makes this a failure)", what, StrictEnv)
 }
 
-// SharedDir returns the absolute path of ../shared beside the repository
-// root, or skips (fails under CI) where it is absent.
-func SharedDir(tb testing.TB) string {
+// LeftOut lists the captures of the reference collection that are not in
+// testdata/interop because their licence does not allow redistribution
+// with this BSD-3-Clause project, with the reason. It must match the
+// "Left out" section of testdata/interop/SOURCES.md (a test checks).
+var LeftOut = map[string]string{
+	"ndpi__4in4tunnel.pcap": "nDPI test capture under LGPL-3.0, not redistributable under BSD-3-Clause",
+}
+
+// RepoRoot returns the absolute path of the repository root: the nearest
+// directory at or above the working directory (a package directory under
+// go test) that holds go.mod, falling back to this source file's location.
+func RepoRoot(tb testing.TB) string {
 	tb.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		tb.Fatal("testpkt: cannot locate the source file")
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			if isModuleRoot(dir) {
+				return dir
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
 	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	dir := filepath.Join(root, "..", "shared")
-	if st, err := os.Stat(filepath.Join(dir, "interop", "pcaps")); err != nil || !st.IsDir() {
-		Missing(tb, "../shared/interop/pcaps not found beside the repository (it holds the interop captures)")
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if dir := filepath.Join(filepath.Dir(file), "..", ".."); isModuleRoot(dir) {
+			return filepath.Clean(dir)
+		}
 	}
-	return dir
+	tb.Fatal("testpkt: cannot find the repository root (the go.mod of " + modulePath + ")")
+	return ""
 }
 
-// Pcap returns the path of a capture in ../shared/interop/pcaps.
+// modulePath is the module whose root RepoRoot looks for.
+const modulePath = "github.com/ipencap/ipencap"
+
+func isModuleRoot(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == modulePath {
+			return true
+		}
+	}
+	return false
+}
+
+// InteropDir returns the absolute path of testdata/interop, the directory
+// of third-party captures (with SOURCES.md and LICENSES/).
+func InteropDir(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(RepoRoot(tb), "testdata", "interop")
+}
+
+// Pcap returns the path of the capture name in testdata/interop. A capture
+// in LeftOut skips the test (fails it under Strict); any other name that is
+// not there fails it.
 func Pcap(tb testing.TB, name string) string {
 	tb.Helper()
-	return filepath.Join(SharedDir(tb), "interop", "pcaps", name)
+	if why, ok := LeftOut[name]; ok {
+		Missing(tb, "capture "+name+" was left out of testdata/interop: "+why+" (see testdata/interop/SOURCES.md)")
+	}
+	path := filepath.Join(InteropDir(tb), name)
+	if _, err := os.Stat(path); err != nil {
+		tb.Fatalf("testpkt: capture %s: %v (testdata/interop/SOURCES.md lists the captures)", name, err)
+	}
+	return path
 }
 
-// Tool returns the path of a command-line tool, or skips (fails under CI)
-// where it is not installed.
+// Tool returns the path of a command-line tool, or skips (fails under
+// Strict) where it is not installed.
 func Tool(tb testing.TB, name string) string {
 	tb.Helper()
 	p, err := exec.LookPath(name)
