@@ -14,18 +14,18 @@ import (
 func TestLookupAllocs(t *testing.T) {
 	type tunnel struct{ name string }
 	tab := demux.New[*tunnel]()
-	add := func(e demux.Entry[*tunnel]) {
-		e.Class, e.Up, e.Value = gre, true, &tunnel{"t"}
-		require.NoError(t, tab.Add(e))
+	add := func(id demux.ID) {
+		id.Class = gre
+		require.NoError(t, tab.Add(demux.Entry[*tunnel]{ID: id, Up: true, Value: &tunnel{"t"}}))
 	}
-	add(demux.Entry[*tunnel]{Local: me, Remote: peer})
-	add(demux.Entry[*tunnel]{Remote: other})
-	add(demux.Entry[*tunnel]{Local: me6})
-	add(demux.Entry[*tunnel]{Local: me, Remote: group})
-	add(demux.Entry[*tunnel]{HasKey: true, Key: 42})
-	add(demux.Entry[*tunnel]{Local: me, Remote: peer, HasKey: true, Key: 1, Link: 2})
-	add(demux.Entry[*tunnel]{Local: me, Remote: peer, HasKey: true, Key: 1, Link: 3})
-	require.NoError(t, tab.Add(demux.Entry[*tunnel]{Class: demux.ClassIPIP, Fallback: true, Up: true}))
+	add(demux.ID{Local: me, Remote: peer})
+	add(demux.ID{Remote: other})
+	add(demux.ID{Local: me6})
+	add(demux.ID{Local: me, Remote: group})
+	add(demux.ID{Family: demux.IPv4, HasKey: true, Key: 42})
+	add(demux.ID{Local: me, Remote: peer, HasKey: true, Key: 1, Link: 2})
+	add(demux.ID{Local: me, Remote: peer, HasKey: true, Key: 1, Link: 3})
+	require.NoError(t, tab.Add(demux.Entry[*tunnel]{ID: demux.FallbackID(demux.ClassIPIP, demux.IPv4), Up: true}))
 
 	tests := []struct {
 		name string
@@ -41,6 +41,10 @@ func TestLookupAllocs(t *testing.T) {
 		{"fallback", demux.Query{Class: demux.ClassIPIP, Src: peer, Dst: me}, demux.StepFallback},
 		{"miss", demux.Query{Class: gre, Src: peer, Dst: other}, demux.StepNone},
 		{"miss, no addresses", demux.Query{Class: gre, Src: netip.Addr{}, Dst: netip.Addr{}, Link: 9}, demux.StepNone},
+		{"miss, two families", demux.Query{Class: gre, Src: peer6, Dst: me}, demux.StepNone},
+		{"local, IPv4-mapped source", demux.Query{Class: gre, Src: netip.MustParseAddr("::ffff:198.51.100.2"), Dst: me6}, demux.StepLocal},
+		{"miss, IPv4-mapped addresses",
+			demux.Query{Class: gre, Src: netip.MustParseAddr("::ffff:198.51.100.2"), Dst: netip.MustParseAddr("::ffff:192.0.2.1")}, demux.StepNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

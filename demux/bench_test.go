@@ -36,7 +36,9 @@ type mapKey struct {
 	key           uint32
 }
 
-const wildcardKeys = 1 << 16
+// wildcardKeys is the number of wildcard entries of each family (keys
+// k<<8 for k below it).
+const wildcardKeys = 1 << 15
 
 var fixtures sync.Map // size → func() *fixture
 
@@ -47,21 +49,23 @@ func getFixture(b *testing.B, n int) *fixture {
 
 // newFixture builds a GRE table of n exact keyed entries (local one of 16
 // addresses, remote unique, a quarter IPv6) and, for n ≥ 1M, also 65,536
-// entries with wildcard local and remote and a key each.
+// entries with wildcard local and remote and a key each, half of them IPv4
+// and half IPv6.
 func newFixture(n int) *fixture {
 	r := rand.New(rand.NewPCG(uint64(n), 9))
 	f := &fixture{tab: demux.New[*benchTunnel](), entries: scaleEntries(n, uint64(n))}
 	for i, e := range f.entries {
-		if err := f.tab.Add(demux.Entry[*benchTunnel]{Class: e.Class, Local: e.Local, Remote: e.Remote,
-			Key: e.Key, HasKey: true, Up: true, Value: &benchTunnel{i}}); err != nil {
+		if err := f.tab.Add(demux.Entry[*benchTunnel]{ID: e.ID, Up: true, Value: &benchTunnel{i}}); err != nil {
 			panic(err)
 		}
 	}
 	if n >= 1<<20 {
 		for k := range uint32(wildcardKeys) {
-			if err := f.tab.Add(demux.Entry[*benchTunnel]{Class: gre, Key: k << 8, HasKey: true, Up: true,
-				Value: &benchTunnel{-1}}); err != nil {
-				panic(err)
+			for _, fam := range []demux.Family{demux.IPv4, demux.IPv6} {
+				if err := f.tab.Add(demux.Entry[*benchTunnel]{ID: demux.ID{Class: gre, Family: fam, Key: k << 8, HasKey: true},
+					Up: true, Value: &benchTunnel{-1}}); err != nil {
+					panic(err)
+				}
 			}
 		}
 	}
@@ -159,10 +163,12 @@ func BenchmarkLookup(b *testing.B) {
 	})
 	b.Run("fallback/1M", func(b *testing.B) {
 		f := getFixture(b, 1<<20)
-		if err := f.tab.Add(demux.Entry[*benchTunnel]{Class: gre, Fallback: true, Up: true}); err != nil {
-			b.Fatal(err)
+		for _, fam := range []demux.Family{demux.IPv4, demux.IPv6} {
+			if err := f.tab.Add(demux.Entry[*benchTunnel]{ID: demux.FallbackID(gre, fam), Up: true}); err != nil {
+				b.Fatal(err)
+			}
+			defer f.tab.Remove(demux.FallbackID(gre, fam))
 		}
-		defer f.tab.Remove(demux.FallbackID(gre))
 		benchLookup(b, f.tab, f.unknown, demux.StepFallback)
 	})
 	b.Run("miss/1M", func(b *testing.B) {
@@ -216,8 +222,9 @@ func BenchmarkAdd(b *testing.B) {
 		extra := make([]demux.Entry[*benchTunnel], 1<<16)
 		for i := range extra {
 			e := f.entries[i]
-			extra[i] = demux.Entry[*benchTunnel]{Class: gre, Local: e.Local, Remote: e.Remote, Key: e.Key + 1,
-				HasKey: true, Up: true, Value: &benchTunnel{i}}
+			id := e.ID
+			id.Key++
+			extra[i] = demux.Entry[*benchTunnel]{ID: id, Up: true, Value: &benchTunnel{i}}
 		}
 		b.ReportAllocs()
 		mask := len(extra) - 1
@@ -227,7 +234,7 @@ func BenchmarkAdd(b *testing.B) {
 			if err := f.tab.Add(*e); err != nil {
 				b.Fatal(err)
 			}
-			if err := f.tab.Remove(e.ID()); err != nil {
+			if err := f.tab.Remove(e.ID); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -243,4 +250,39 @@ func sizeName(n int) string {
 		return strconv.Itoa(n/1000) + "k"
 	}
 	return strconv.Itoa(n)
+}
+
+// BenchmarkLinks measures the case MaxShared bounds: linkTries entries that
+// differ only in Link, of which MaxShared are taken. bound looks up a packet
+// on the link of the last one taken, other-link one on a link no entry is
+// bound to (the first added answers); build adds all linkTries to an empty
+// table (the rest fail with ErrTooMany).
+func BenchmarkLinks(b *testing.B) {
+	base := demux.ID{Class: gre, Local: me, Remote: peer, HasKey: true, Key: 7}
+	build := func(tab *demux.Table[*benchTunnel]) {
+		for i := range linkTries {
+			id := base
+			id.Link = i + 1
+			_ = tab.Add(demux.Entry[*benchTunnel]{ID: id, Up: true, Value: &benchTunnel{i}})
+		}
+	}
+	tab := demux.New[*benchTunnel]()
+	build(tab)
+	q := demux.Query{Class: gre, Src: peer, Dst: me, HasKey: true, Key: 7}
+	b.Run("bound", func(b *testing.B) {
+		q := q
+		q.Link = min(tab.Len(), linkTries)
+		benchLookup(b, tab, []demux.Query{q}, demux.StepExact)
+	})
+	b.Run("other-link", func(b *testing.B) {
+		q := q
+		q.Link = linkTries + 1
+		benchLookup(b, tab, []demux.Query{q}, demux.StepExact)
+	})
+	b.Run("build", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			build(demux.New[*benchTunnel]())
+		}
+	})
 }

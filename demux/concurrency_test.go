@@ -61,17 +61,19 @@ func TestConcurrentLookups(t *testing.T) {
 	// A universe of entries: half in one shard, half anywhere.
 	var universe []demux.Entry[int]
 	seen := map[demux.ID]bool{}
+	shared := map[demux.ID]int{} // by share key, kept under MaxShared so that every Add succeeds
 	shard := -1
 	for v := 0; len(universe) < 600; v++ {
 		e := randomEntry(r, 0)
-		s := demux.ShardOf(tab, e.ID())
+		s := demux.ShardOf(tab, e.ID)
 		if shard < 0 {
 			shard = s
 		}
-		if seen[e.ID()] || (len(universe)%2 == 0 && s != shard) {
+		if seen[e.ID] || (len(universe)%2 == 0 && s != shard) || shared[refShareKey(e.ID)] >= demux.MaxShared {
 			continue
 		}
-		seen[e.ID()] = true
+		seen[e.ID] = true
+		shared[refShareKey(e.ID)]++
 		e.Value = len(universe) * 1000
 		universe = append(universe, e)
 	}
@@ -106,14 +108,14 @@ func TestConcurrentLookups(t *testing.T) {
 					assert.NoError(t, tab.Add(e))
 					present[i], up[i] = true, e.Up
 				case present[i] && op < 4:
-					assert.NoError(t, tab.Remove(e.ID()))
+					assert.NoError(t, tab.Remove(e.ID))
 					h.rmDone.Store(clock.Add(1))
 					present[i] = false
 				case present[i] && op < 8:
 					if !up[i] {
 						h.upStart.Store(clock.Add(1))
 					}
-					assert.NoError(t, tab.SetUp(e.ID(), !up[i]))
+					assert.NoError(t, tab.SetUp(e.ID, !up[i]))
 					if up[i] {
 						h.downDone.Store(clock.Add(1))
 					}
@@ -122,7 +124,7 @@ func TestConcurrentLookups(t *testing.T) {
 					gen++
 					e.Value += gen % 1000
 					e.Up = up[i]
-					assert.NoError(t, tab.Replace(e.ID(), e))
+					assert.NoError(t, tab.Replace(e.ID, e))
 				}
 				writes.Add(1)
 			}
@@ -216,7 +218,7 @@ func TestScale(t *testing.T) {
 	}
 	start = time.Now()
 	for _, e := range entries {
-		require.NoError(t, tab.Remove(e.ID()))
+		require.NoError(t, tab.Remove(e.ID))
 	}
 	t.Logf("removed them in %v", time.Since(start))
 	require.Zero(t, tab.Len())
@@ -241,7 +243,8 @@ func scaleEntries(n int, seed uint64) []demux.Entry[int] {
 		if remote.Is6() {
 			local = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(r.IntN(16))})
 		}
-		out[i] = demux.Entry[int]{Class: gre, Local: local, Remote: remote, HasKey: true, Key: r.Uint32(), Up: true, Value: i}
+		out[i] = demux.Entry[int]{ID: demux.ID{Class: gre, Local: local, Remote: remote, HasKey: true, Key: r.Uint32()},
+			Up: true, Value: i}
 	}
 	return out
 }

@@ -1,11 +1,13 @@
 package demux_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,22 +17,38 @@ import (
 )
 
 // Address pools for random tables and packets: few enough that entries and
-// packets meet often, with both families, IPv4-mapped and unspecified
-// spellings, zones and multicast groups.
+// packets meet often, with both families, unspecified spellings, zones and
+// multicast groups. IPv4-mapped addresses are made from poolV4 (mapped).
 var (
 	poolV4 = []netip.Addr{
 		netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"),
-		netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("::ffff:192.0.2.1"),
+		netip.MustParseAddr("198.51.100.7"),
 	}
 	poolV6 = []netip.Addr{
 		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"),
 		netip.MustParseAddr("fe80::1%eth0"),
 	}
 	poolGroup = []netip.Addr{netip.MustParseAddr("224.66.66.66"), netip.MustParseAddr("ff0e::1")}
-	poolWild  = []netip.Addr{{}, netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+	poolWild  = [][]netip.Addr{{{}, netip.IPv4Unspecified()}, {{}, netip.IPv6Unspecified()}} // by b2i(v6)
 	classes   = []demux.Class{demux.ClassGRE, demux.ClassIPIP}
 	links     = []int{0, 0, 1, 2, 65} // 65 shares link 1's bit in the lookup's filter
 )
+
+// mapped returns a as an IPv4-mapped IPv6 address if it is IPv4, else a.
+func mapped(a netip.Addr) netip.Addr {
+	if a.Is4() {
+		return netip.AddrFrom16(a.As16())
+	}
+	return a
+}
+
+// family returns IPv6 if v6, else IPv4.
+func family(v6 bool) demux.Family {
+	if v6 {
+		return demux.IPv6
+	}
+	return demux.IPv4
+}
 
 // diffSeed is the seed of the random tests: DEMUX_SEED=n reproduces a run.
 func diffSeed(t *testing.T) uint64 {
@@ -52,7 +70,7 @@ func (g gen) pick(pool []netip.Addr) netip.Addr { return pool[g.r.IntN(len(pool)
 func (g gen) addr(v6 bool, wild, group int) netip.Addr {
 	switch n := g.r.IntN(100); {
 	case n < wild:
-		return g.pick(poolWild)
+		return g.pick(poolWild[b2i(v6)])
 	case n < wild+group:
 		return poolGroup[b2i(v6)]
 	case v6:
@@ -72,35 +90,49 @@ func b2i(b bool) int {
 func (g gen) entry(v int) demux.Entry[int] {
 	v6 := g.r.IntN(3) == 0
 	e := demux.Entry[int]{
-		Class:  classes[g.r.IntN(len(classes))],
-		Local:  g.addr(v6, 35, 5),
-		Remote: g.addr(v6, 35, 10),
-		Link:   links[g.r.IntN(len(links))],
-		Up:     g.r.IntN(5) != 0,
-		Value:  v,
+		ID: demux.ID{
+			Class:  classes[g.r.IntN(len(classes))],
+			Local:  g.addr(v6, 35, 5),
+			Remote: g.addr(v6, 35, 10),
+			Link:   links[g.r.IntN(len(links))],
+		},
+		Up:    g.r.IntN(5) != 0,
+		Value: v,
+	}
+	if g.r.IntN(2) == 0 {
+		e.Family = family(v6) // else the addresses tell it, if they can
 	}
 	if g.r.IntN(2) == 0 {
 		e.HasKey, e.Key = true, uint32(g.r.IntN(3))
 	}
-	switch g.r.IntN(60) {
+	switch g.r.IntN(70) {
 	case 0:
-		e.Local = netip.MustParseAddr("2001:db8::9") // mixed families: invalid unless Remote is a wildcard
+		e.Local = netip.MustParseAddr("2001:db8::9") // mixed families: invalid unless IPv6
 	case 1:
 		e.Key, e.HasKey = 7, false // invalid
 	case 2:
 		e.Link = -1 // invalid
 	case 3, 4, 5:
-		e = demux.Entry[int]{Class: e.Class, Fallback: true, Up: e.Up, Value: v}
+		e.ID = demux.FallbackID(e.Class, family(v6))
+	case 6:
+		e.ID = demux.ID{Class: e.Class, Local: g.pick(poolWild[b2i(v6)]), Fallback: true} // family spelled, or none
+	case 7:
+		e.Remote = mapped(g.pick(poolV4)) // IPv4-mapped: invalid
+	case 8:
+		e.Remote = g.pick(poolWild[b2i(!v6)]) // wildcard of the other family: invalid unless Local is a wildcard too
+	case 9:
+		e.Family = family(!v6) // invalid unless both addresses are zero
 	}
 	return e
 }
 
 // query draws a packet: most often one aimed at an entry of ref (with its
-// addresses, key and link, each perturbed now and then), else a random one.
+// addresses, key and link, each perturbed now and then, or its IPv4
+// addresses IPv4-mapped), else a random one.
 func (g gen) query(ref *refTable) demux.Query {
 	if n := len(ref.entries); n > 0 && g.r.IntN(3) != 0 {
 		e := ref.entries[g.r.IntN(n)]
-		q := g.query(newRef())
+		q := g.randomQuery(e.Family == demux.IPv6)
 		if g.r.IntN(8) != 0 {
 			q.Class = e.Class
 		}
@@ -119,9 +151,19 @@ func (g gen) query(ref *refTable) demux.Query {
 		if g.r.IntN(2) == 0 {
 			q.Link = e.Link
 		}
+		switch g.r.IntN(12) {
+		case 0, 1: // the same packet over IPv6
+			q.Src, q.Dst = mapped(q.Src), mapped(q.Dst)
+		case 2: // a packet of no family
+			q.Src = mapped(q.Src)
+		}
 		return q
 	}
-	v6 := g.r.IntN(3) == 0
+	return g.randomQuery(g.r.IntN(3) == 0)
+}
+
+// randomQuery draws a packet of family v6 (or, now and then, of no family).
+func (g gen) randomQuery(v6 bool) demux.Query {
 	q := demux.Query{
 		Class: classes[g.r.IntN(len(classes))],
 		Src:   g.addr(v6, 8, 2),
@@ -137,7 +179,8 @@ func (g gen) query(ref *refTable) demux.Query {
 // TestDifferential checks the table against the linear reference on random
 // tables, changed by random writes, and random packets: at least 100,000
 // (table state, packet) pairs, and every step, key case, link case, down
-// case and multicast case reached.
+// case, multicast case and family case (IPv4-mapped packets, packets that
+// an entry of the other family would have matched) reached.
 func TestDifferential(t *testing.T) {
 	seed := diffSeed(t)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -145,6 +188,7 @@ func TestDifferential(t *testing.T) {
 	tables, pairs := 0, 0
 	steps := map[demux.Step]int{}
 	cases := map[string]int{}
+	errs := map[error]int{} // Add errors, by kind
 	for pairs < 100_000 {
 		tables++
 		tab, ref := demux.New[int](), newRef()
@@ -163,7 +207,8 @@ func TestDifferential(t *testing.T) {
 				case op < 6:
 					e := g.entry(v)
 					got, want = tab.Add(e), ref.Add(e)
-					ids = append(ids, e.ID())
+					ids = append(ids, e.ID)
+					errs[errKind(want)]++
 				case op < 7:
 					id := ids[r.IntN(len(ids))]
 					got, want = tab.Remove(id), ref.Remove(id)
@@ -174,11 +219,10 @@ func TestDifferential(t *testing.T) {
 					id := ids[r.IntN(len(ids))]
 					e := g.entry(v)
 					if r.IntN(2) == 0 { // same identity, new value and state
-						e.Class, e.Local, e.Remote, e.Key, e.HasKey, e.Link, e.Fallback =
-							id.Class, id.Local, id.Remote, id.Key, id.HasKey, id.Link, id.Fallback
+						e.ID = id
 					}
 					got, want = tab.Replace(id, e), ref.Replace(id, e)
-					ids = append(ids, e.ID())
+					ids = append(ids, e.ID)
 				}
 				require.Equal(t, errKind(want), errKind(got), "table %d write %d", tables, v)
 			}
@@ -198,16 +242,26 @@ func TestDifferential(t *testing.T) {
 				if !assert.Equal(t, wok, gok, "table %d query %+v", tables, q) ||
 					!assert.Equal(t, ws, gs, "table %d query %+v", tables, q) ||
 					!assert.Equal(t, we, ge, "table %d query %+v", tables, q) {
-					t.Logf("entries: %+v\nfallback: %+v", ref.entries, ref.fallback)
+					t.Logf("entries:\n%s\nfallback:\n%s", dump(ref.entries), dump(fallbacks(ref)))
 					t.FailNow()
 				}
 				steps[ws]++
 				for name, hit := range map[string]bool{
-					"down-skipped": why.downSkipped, "bound-won": why.boundWon,
-					"bound-later-step": why.boundLater, "bound-elsewhere": why.boundElsewhere,
-					"tie": why.tie, "key0-vs-keyless": why.key0Keyless, "group": why.group,
-					"v6": gok && ge.Remote.Is6(), "keyed": gok && ge.HasKey,
-					"key0": gok && ge.HasKey && ge.Key == 0,
+					"down-skipped":     why.downSkipped,
+					"bound-won":        why.boundWon,
+					"bound-later-step": why.boundLater,
+					"bound-elsewhere":  why.boundElsewhere,
+					"tie":              why.tie,
+					"key0-vs-keyless":  why.key0Keyless,
+					"group":            why.group,
+					"v6":               gok && ge.Family == demux.IPv6,
+					"keyed":            gok && ge.HasKey,
+					"key0":             gok && ge.HasKey && ge.Key == 0,
+					"other-family":     why.otherFamily,
+					"mapped-query":     q.Src.Is4In6() || q.Dst.Is4In6(),
+					"no-family-query":  refQueryFamily(q) == 0,
+					"v6-fallback":      gs == demux.StepFallback && ge.Family == demux.IPv6,
+					"v6-wildcard":      gs == demux.StepWildcardKey && ge.Family == demux.IPv6,
 				} {
 					if hit {
 						cases[name]++
@@ -223,7 +277,7 @@ func TestDifferential(t *testing.T) {
 		}
 		// Get and All agree too.
 		for _, e := range ref.entries {
-			got, ok := tab.Get(e.ID())
+			got, ok := tab.Get(e.ID)
 			require.True(t, ok)
 			require.Equal(t, e, got)
 		}
@@ -235,9 +289,13 @@ func TestDifferential(t *testing.T) {
 		assert.Greater(t, steps[s], 100, "step %v", s)
 	}
 	for _, name := range []string{"down-skipped", "bound-won", "bound-later-step", "bound-elsewhere",
-		"tie", "key0-vs-keyless", "group", "v6", "keyed", "key0"} {
+		"tie", "key0-vs-keyless", "group", "v6", "keyed", "key0", "other-family", "mapped-query",
+		"no-family-query", "v6-fallback", "v6-wildcard"} {
 		assert.Greater(t, cases[name], 100, "case %s", name)
 	}
+	t.Logf("Add errors %v", errs)
+	assert.Greater(t, errs[demux.ErrInvalid], 100)
+	assert.Greater(t, errs[demux.ErrExists], 20)
 }
 
 func fallbacks(r *refTable) []demux.Entry[int] {
@@ -246,6 +304,16 @@ func fallbacks(r *refTable) []demux.Entry[int] {
 		out = append(out, e)
 	}
 	return out
+}
+
+// dump formats entries one a line with their state and value (an Entry's
+// String method shows its identity alone).
+func dump(es []demux.Entry[int]) string {
+	var b strings.Builder
+	for _, e := range es {
+		fmt.Fprintf(&b, "\t%v up=%v value=%d\n", e.ID, e.Up, e.Value)
+	}
+	return b.String()
 }
 
 // TestDifferentialOneShard runs the comparison on entries that all fall into
@@ -260,16 +328,18 @@ func TestDifferentialOneShard(t *testing.T) {
 	// shard of the first one.
 	var pool []demux.Entry[int]
 	seen := map[demux.ID]bool{}
+	shared := map[demux.ID]int{} // by share key, kept under MaxShared so that every entry can be added
 	shard := -1
 	for v := 0; len(pool) < 3000; v++ {
 		e := randomEntry(r, v)
-		s := demux.ShardOf(tab, e.ID())
+		s := demux.ShardOf(tab, e.ID)
 		if shard < 0 {
 			shard = s
 		}
-		if s == shard && !seen[e.ID()] {
+		if s == shard && !seen[e.ID] && shared[refShareKey(e.ID)] < demux.MaxShared {
 			pool = append(pool, e)
-			seen[e.ID()] = true
+			seen[e.ID] = true
+			shared[refShareKey(e.ID)]++
 		}
 	}
 	present := map[int]bool{} // pool index → added
@@ -317,11 +387,11 @@ func TestDifferentialOneShard(t *testing.T) {
 				require.Equal(t, errKind(ref.Add(e)), errKind(tab.Add(e)))
 				present[i] = true
 			case present[i] && len(ref.entries) >= target && r.IntN(4) != 0:
-				require.Equal(t, errKind(ref.Remove(e.ID())), errKind(tab.Remove(e.ID())))
+				require.Equal(t, errKind(ref.Remove(e.ID)), errKind(tab.Remove(e.ID)))
 				present[i] = false
 			case present[i]:
 				up := r.IntN(3) != 0
-				require.Equal(t, errKind(ref.SetUp(e.ID(), up)), errKind(tab.SetUp(e.ID(), up)))
+				require.Equal(t, errKind(ref.SetUp(e.ID, up)), errKind(tab.SetUp(e.ID, up)))
 			}
 			if r.IntN(20) == 0 {
 				check(5)
@@ -348,7 +418,8 @@ func randomEntry(r *rand.Rand, v int) demux.Entry[int] {
 			return netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(32)), byte(r.IntN(32))})
 		}
 	}
-	e := demux.Entry[int]{Class: demux.ClassGRE, Local: a(), Remote: a(), Link: r.IntN(3), Up: true, Value: v}
+	e := demux.Entry[int]{ID: demux.ID{Class: demux.ClassGRE, Family: demux.IPv4, Local: a(), Remote: a(), Link: r.IntN(3)},
+		Up: true, Value: v}
 	if e.Local.IsMulticast() {
 		e.Local = netip.Addr{}
 	}

@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// Class is the protocol class of a tunnel: tunnels of one class compete for
-// the same packets, tunnels of different classes never meet. The named
-// classes are those of the engine; any other nonzero value is a valid class
-// of its own (for example to keep GRE over IPv4 and GRE over IPv6 apart).
-// Class 0 is invalid, so that a forgotten field is an error.
+// Class is the protocol class of a tunnel: tunnels of one class and
+// [Family] compete for the same packets, tunnels of different classes never
+// meet. The named classes are those of the engine, each for both families
+// (ClassGRE holds gre and ip6gre tunnels, kept apart by their Family); any
+// other nonzero value is a valid class of its own (for example to keep
+// ERSPAN apart from GRE). Class 0 is invalid, so that a forgotten field is
+// an error.
 type Class uint8
 
 // The protocol classes of the engine.
@@ -72,7 +74,8 @@ const (
 	// StepWildcardKey matched an entry with wildcard local and remote and
 	// the packet's key (or, keyless, a keyless one).
 	StepWildcardKey
-	// StepFallback matched the class's fallback entry (like gre0 or tunl0).
+	// StepFallback matched the fallback entry of the class and the
+	// packet's family (like gre0, tunl0 or ip6gre0).
 	StepFallback
 )
 
@@ -96,17 +99,62 @@ func (s Step) String() string {
 	return "Step(" + strconv.Itoa(int(s)) + ")"
 }
 
+// Family is the address family of a tunnel's outer header. Linux keeps
+// IPv4 tunnels (gre, gre0) and IPv6 tunnels (ip6gre, ip6gre0) in separate
+// tables, so a packet never meets a tunnel of the other family: in a
+// [Table], an entry matches only queries of its family, at every step.
+type Family uint8
+
+// The address families.
+const (
+	// IPv4 is the family of IPv4 outer headers.
+	IPv4 Family = 4
+	// IPv6 is the family of IPv6 outer headers. IPv4-mapped IPv6 addresses
+	// (::ffff:a.b.c.d) belong to it.
+	IPv6 Family = 6
+)
+
+// String returns "ipv4", "ipv6" or "Family(N)".
+func (f Family) String() string {
+	switch f {
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// familyOf returns the family of a valid address: IPv4 for an IPv4
+// address, IPv6 for any other (IPv4-mapped included), 0 for the zero Addr.
+func familyOf(a netip.Addr) Family {
+	switch {
+	case a.Is4():
+		return IPv4
+	case a.IsValid():
+		return IPv6
+	}
+	return 0
+}
+
 // ID is the identity of an entry: no two entries in a table have equal IDs
 // after normalization (see [Entry]). Up and the value are not part of it.
 type ID struct {
 	// Class is the protocol class; it must not be 0.
 	Class Class
+	// Family is the address family; 0 means the family of Local and
+	// Remote. Local and Remote (a wildcard too, when spelled 0.0.0.0 or
+	// ::) must be of this family, and an ID with neither address nor
+	// Family (a fallback, or a wildcard spelled as the zero Addr) is
+	// invalid: a tunnel is IPv4 or IPv6, never both.
+	Family Family
 	// Local is the tunnel's local address (the outer destination of
 	// received packets); the zero Addr or an unspecified address is the
-	// wildcard.
+	// wildcard. It must not be IPv4-mapped (see [ErrInvalid]).
 	Local netip.Addr
 	// Remote is the tunnel's remote address (the outer source of received
 	// packets), or a multicast group; zero or unspecified is the wildcard.
+	// It must not be IPv4-mapped.
 	Remote netip.Addr
 	// Key is the input key (ikey); it must be 0 when HasKey is false.
 	Key uint32
@@ -114,21 +162,47 @@ type ID struct {
 	// carrying that key. Key 0 with HasKey is a key like any other.
 	HasKey bool
 	// Link is the index of the underlay link the tunnel is bound to (dev
-	// LINK), 0 for none; it must fit in 0..2³¹-1.
+	// LINK), 0 for none; it must fit in 0..2³¹-1. At most [MaxShared]
+	// entries may differ only in Link (see [ErrTooMany]).
 	Link int
-	// Fallback marks the class's fallback entry (like gre0 or tunl0), of
-	// which a class has at most one. Its ID has only the Class set.
+	// Fallback marks the fallback entry of a class and family (like gre0
+	// or ip6gre0), of which each has at most one. Its ID has only Class
+	// and Family set.
 	Fallback bool
 }
 
-// FallbackID returns the ID of the fallback entry of class c.
-func FallbackID(c Class) ID { return ID{Class: c, Fallback: true} }
+// FallbackID returns the ID of the fallback entry of class c and family f.
+func FallbackID(c Class, f Family) ID { return ID{Class: c, Family: f, Fallback: true} }
 
-// String formats the ID the way `ip tunnel` shows a tunnel, with "any" for
-// wildcards: "gre local 192.0.2.1 remote any ikey 5 dev 3".
+// family returns id.Family, or else the family of its addresses (0 if
+// they have none or disagree).
+func (id ID) family() Family {
+	if id.Family != 0 {
+		return id.Family
+	}
+	l, r := familyOf(id.Local), familyOf(id.Remote)
+	if l == 0 || l == r {
+		return r
+	}
+	if r == 0 {
+		return l
+	}
+	return 0
+}
+
+// String formats the ID the way `ip tunnel show` shows a tunnel, the class
+// followed by iproute2's family word ("ip" or "ipv6"), with "any" for
+// wildcards: "gre/ip local 192.0.2.1 remote any ikey 5 dev 3",
+// "gre/ipv6 fallback".
 func (id ID) String() string {
 	var b strings.Builder
 	b.WriteString(id.Class.String())
+	switch id.family() {
+	case IPv4:
+		b.WriteString("/ip")
+	case IPv6:
+		b.WriteString("/ipv6")
+	}
 	if id.Fallback {
 		b.WriteString(" fallback")
 		return b.String()
@@ -155,31 +229,28 @@ func addrString(a netip.Addr) string {
 	return a.String()
 }
 
-// Entry is one tunnel of the table. Local, Remote, Key, HasKey and Link have
-// the meaning given in [ID]. The table stores entries normalized: an
-// IPv4-mapped IPv6 address becomes the IPv4 address it maps, zones are
-// dropped, and a wildcard (zero or unspecified) becomes the zero Addr, so
-// Lookup and Get return them in that form.
+// Entry is one tunnel of the table: its identity, its UP state and the
+// caller's value. The fields of [ID] have the meaning given there.
+//
+// The table stores entries normalized: Family set, zones dropped, and a
+// wildcard (zero or unspecified) as the zero Addr, so Lookup and Get return
+// them in that form. An IPv4-mapped IPv6 address is not unmapped but
+// rejected (ErrInvalid): as an outer address it would be an IPv6 address
+// that no IPv6 packet carries (::ffff:0:0/96, RFC 4291 §2.5.5.2, is not
+// forwardable, RFC 6890), and unmapping it would give an entry the family
+// its writer did not ask for (a mapped address usually comes from a
+// dual-stack socket); pass the IPv4 address (netip.Addr.Unmap) instead.
+//
+// Remote may be a multicast group: an entry with a multicast Remote is a
+// group entry, which matches at StepLocal every packet of its family sent
+// to the group, whatever its source, and never at another step. Its Local
+// is then the address the tunnel sends from and is not compared. Entries
+// with HasKey receive only packets with Key; without it, only packets
+// without a key (StepExact to StepWildcardKey). Link is the underlay link
+// the entry prefers, 0 for none.
 type Entry[V any] struct {
-	// Class is the protocol class; it must not be 0.
-	Class Class
-	// Local is the local address, the wildcard (zero Addr or unspecified),
-	// or, in a group entry, the address the tunnel sends from.
-	Local netip.Addr
-	// Remote is the remote address, the wildcard, or a multicast group: an
-	// entry with a multicast Remote is a group entry, which matches at
-	// StepLocal every packet sent to the group, whatever its source, and
-	// never at another step. Its Local is not compared.
-	Remote netip.Addr
-	// Key is the input key, 0 when HasKey is false.
-	Key uint32
-	// HasKey says the entry receives only packets with Key; without it,
-	// only packets without a key (StepExact to StepWildcardKey).
-	HasKey bool
-	// Link is the underlay link the entry prefers, 0 for none.
-	Link int
-	// Fallback makes this the class's fallback entry (see [ID]).
-	Fallback bool
+	// ID is the identity of the entry.
+	ID
 	// Up is the UP state: entries that are down never match.
 	Up bool
 	// Value is the caller's value, returned by Lookup (the engine stores
@@ -187,13 +258,11 @@ type Entry[V any] struct {
 	Value V
 }
 
-// ID returns the identity of e.
-func (e Entry[V]) ID() ID {
-	return ID{Class: e.Class, Local: e.Local, Remote: e.Remote, Key: e.Key,
-		HasKey: e.HasKey, Link: e.Link, Fallback: e.Fallback}
-}
-
-// Query is a received packet as the lookup sees it.
+// Query is a received packet as the lookup sees it. Its family is that of
+// its addresses, an IPv4-mapped IPv6 address counting as IPv6 (a packet with
+// an IPv6 outer header never reaches an IPv4 tunnel, whatever its source
+// address says). A query with neither address, or with addresses of both
+// families, matches nothing: no received packet looks like that.
 type Query struct {
 	// Class is the protocol class of the packet.
 	Class Class
@@ -214,10 +283,9 @@ type Query struct {
 // isWildcard reports whether a is a wildcard address.
 func isWildcard(a netip.Addr) bool { return !a.IsValid() || a.IsUnspecified() }
 
-// normAddr returns a in the stored form: unmapped, without zone, and the zero
-// Addr for a wildcard.
+// normAddr returns a in the stored form: without zone, and the zero Addr
+// for a wildcard.
 func normAddr(a netip.Addr) netip.Addr {
-	a = a.Unmap()
 	if isWildcard(a) {
 		return netip.Addr{}
 	}
@@ -228,6 +296,23 @@ func normAddr(a netip.Addr) netip.Addr {
 func (id ID) normalize() (ID, error) {
 	if id.Class == 0 {
 		return id, fmt.Errorf("%w: class 0", ErrInvalid)
+	}
+	if id.Family != 0 && id.Family != IPv4 && id.Family != IPv6 {
+		return id, fmt.Errorf("%w: %v", ErrInvalid, id.Family)
+	}
+	for _, a := range [2]netip.Addr{id.Local, id.Remote} {
+		if a.Is4In6() {
+			return id, fmt.Errorf("%w: IPv4-mapped address %v (use the IPv4 address)", ErrInvalid, a)
+		}
+		if f := familyOf(a); f != 0 && f != id.Family {
+			if id.Family != 0 {
+				return id, fmt.Errorf("%w: %v address %v in an %v entry", ErrInvalid, f, a, id.Family)
+			}
+			id.Family = f
+		}
+	}
+	if id.Family == 0 {
+		return id, fmt.Errorf("%w: no address family (set Family, or spell the wildcard 0.0.0.0 or ::)", ErrInvalid)
 	}
 	id.Local, id.Remote = normAddr(id.Local), normAddr(id.Remote)
 	if id.Fallback {
@@ -241,9 +326,6 @@ func (id ID) normalize() (ID, error) {
 	}
 	if id.Link < 0 || id.Link > math.MaxInt32 {
 		return id, fmt.Errorf("%w: link %d out of range", ErrInvalid, id.Link)
-	}
-	if id.Local.IsValid() && id.Remote.IsValid() && id.Local.Is4() != id.Remote.Is4() {
-		return id, fmt.Errorf("%w: local %v and remote %v of different families", ErrInvalid, id.Local, id.Remote)
 	}
 	return id, nil
 }

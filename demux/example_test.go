@@ -16,10 +16,10 @@ func ExampleTable_Lookup() {
 	peer := netip.MustParseAddr("198.51.100.2")
 
 	// ip tunnel add gre1 mode gre local 192.0.2.1 remote 198.51.100.2 ikey 7
-	_ = tab.Add(demux.Entry[*tunnelInfo]{Class: demux.ClassGRE, Local: me, Remote: peer,
-		HasKey: true, Key: 7, Up: true, Value: &tunnelInfo{"gre1"}})
+	_ = tab.Add(demux.Entry[*tunnelInfo]{ID: demux.ID{Class: demux.ClassGRE, Local: me, Remote: peer,
+		HasKey: true, Key: 7}, Up: true, Value: &tunnelInfo{"gre1"}})
 	// ip tunnel add gre2 mode gre local 192.0.2.1 (any remote, no key)
-	_ = tab.Add(demux.Entry[*tunnelInfo]{Class: demux.ClassGRE, Local: me, Up: true,
+	_ = tab.Add(demux.Entry[*tunnelInfo]{ID: demux.ID{Class: demux.ClassGRE, Local: me}, Up: true,
 		Value: &tunnelInfo{"gre2"}})
 
 	for _, q := range []demux.Query{
@@ -46,10 +46,10 @@ func ExampleTable_LookupBatch() {
 	me := netip.MustParseAddr("192.0.2.1")
 	for i := range 3 {
 		peer := netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)})
-		_ = tab.Add(demux.Entry[string]{Class: demux.ClassIPIP, Local: me, Remote: peer, Up: true,
+		_ = tab.Add(demux.Entry[string]{ID: demux.ID{Class: demux.ClassIPIP, Local: me, Remote: peer}, Up: true,
 			Value: fmt.Sprintf("ipip%d", i)})
 	}
-	_ = tab.Add(demux.Entry[string]{Class: demux.ClassIPIP, Fallback: true, Up: true, Value: "tunl0"})
+	_ = tab.Add(demux.Entry[string]{ID: demux.FallbackID(demux.ClassIPIP, demux.IPv4), Up: true, Value: "tunl0"})
 
 	// A batch of received packets, as recvmmsg returns them.
 	qs := []demux.Query{
@@ -70,20 +70,46 @@ func ExampleTable_LookupBatch() {
 
 func ExampleTable_SetUp() {
 	tab := demux.New[string]()
-	e := demux.Entry[string]{Class: demux.ClassGRE, Local: netip.MustParseAddr("192.0.2.1"),
-		Remote: netip.MustParseAddr("198.51.100.2"), Up: true, Value: "gre1"}
+	e := demux.Entry[string]{ID: demux.ID{Class: demux.ClassGRE, Local: netip.MustParseAddr("192.0.2.1"),
+		Remote: netip.MustParseAddr("198.51.100.2")}, Up: true, Value: "gre1"}
 	_ = tab.Add(e)
 	q := demux.Query{Class: demux.ClassGRE, Src: e.Remote, Dst: e.Local}
 
-	_ = tab.SetUp(e.ID(), false) // ip link set gre1 down
+	_ = tab.SetUp(e.ID, false) // ip link set gre1 down
 	_, _, ok := tab.Lookup(q)
 	fmt.Println("down, found:", ok)
-	_ = tab.SetUp(e.ID(), true)
+	_ = tab.SetUp(e.ID, true)
 	v, _, ok := tab.Lookup(q)
 	fmt.Println("up, found:", ok, v)
-	fmt.Println(e.ID())
+	fmt.Println(e.ID)
 	// Output:
 	// down, found: false
 	// up, found: true gre1
-	// gre local 192.0.2.1 remote 198.51.100.2
+	// gre/ip local 192.0.2.1 remote 198.51.100.2
+}
+
+// An IPv4 tunnel never receives an IPv6 packet, even one whose source is
+// the IPv4-mapped form of the tunnel's remote: each family has its own
+// entries and its own fallback.
+func ExampleTable_Lookup_families() {
+	tab := demux.New[string]()
+	// ip tunnel add gre1 mode gre remote 198.51.100.2 (local any)
+	_ = tab.Add(demux.Entry[string]{ID: demux.ID{Class: demux.ClassGRE, Remote: netip.MustParseAddr("198.51.100.2")},
+		Up: true, Value: "gre1"})
+	// The fallback devices gre0 and ip6gre0.
+	_ = tab.Add(demux.Entry[string]{ID: demux.FallbackID(demux.ClassGRE, demux.IPv4), Up: true, Value: "gre0"})
+	_ = tab.Add(demux.Entry[string]{ID: demux.FallbackID(demux.ClassGRE, demux.IPv6), Up: true, Value: "ip6gre0"})
+
+	for _, q := range []demux.Query{
+		{Class: demux.ClassGRE, Src: netip.MustParseAddr("198.51.100.2"), Dst: netip.MustParseAddr("192.0.2.1")},
+		{Class: demux.ClassGRE, Src: netip.MustParseAddr("::ffff:198.51.100.2"), Dst: netip.MustParseAddr("2001:db8::1")},
+		{Class: demux.ClassGRE, Src: netip.MustParseAddr("203.0.113.9"), Dst: netip.MustParseAddr("192.0.2.1")},
+	} {
+		v, step, _ := tab.Lookup(q)
+		fmt.Printf("%v -> %v: %s at step %v\n", q.Src, q.Dst, v, step)
+	}
+	// Output:
+	// 198.51.100.2 -> 192.0.2.1: gre1 at step remote
+	// ::ffff:198.51.100.2 -> 2001:db8::1: ip6gre0 at step fallback
+	// 203.0.113.9 -> 192.0.2.1: gre0 at step fallback
 }

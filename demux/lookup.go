@@ -1,11 +1,14 @@
 package demux
 
-import "math"
+import (
+	"math"
+	"net/netip"
+)
 
 // Lookup finds the entry that receives packet q, following the steps in the
 // package documentation, and returns its value with the step that matched.
-// A miss returns the zero V, StepNone and false, and counts one miss of
-// q.Class.
+// Only entries of q's family match (see [Query]). A miss returns the zero
+// V, StepNone and false, and counts one miss of q.Class.
 //
 // Lookup takes no lock and never allocates. It returns no entry that was
 // removed (or set down) before it began; entries added or changed while it
@@ -99,9 +102,9 @@ func (t *Table[V]) touchHash(q *Query) uint64 {
 	return t.hs.final(t.hl0, t.hr0, keyWord(want, key))
 }
 
-// probeKey returns what the probes of q compare besides addresses: its key
-// (0 without one) and the meta bits an entry must have (q's class, live, UP,
-// and key presence).
+// probeKey returns what the probes of q compare besides addresses and the
+// family: its key (0 without one) and the meta bits an entry must have (q's
+// class, live, UP, and key presence).
 func probeKey(q *Query) (key, want uint32) {
 	want = uint32(q.Class) | fLive | fUp
 	if q.HasKey {
@@ -109,6 +112,19 @@ func probeKey(q *Query) (key, want uint32) {
 		key = q.Key
 	}
 	return
+}
+
+// famCode returns 1 for an IPv4 address, 2 for an IPv6 one (IPv4-mapped
+// included), 0 for the zero Addr: or-ing the codes of a query's addresses
+// gives 1 or 2 when they agree on a family, 0 or 3 when the query has none.
+func famCode(a netip.Addr) uint32 {
+	switch {
+	case a.Is4():
+		return 1
+	case a.IsValid():
+		return 2
+	}
+	return 0
 }
 
 // boundLater reports whether an UP entry of steps 2 to 4 may be bound to
@@ -124,6 +140,21 @@ func (t *Table[V]) lookup(q *Query) (*slot[V], *Entry[V], Step) {
 	s0, s1 := words(q.Src)
 	d0, d1 := words(q.Dst)
 	key, want := probeKey(q)
+	kw := keyWord(want, key)
+	// The family takes part in every comparison but in no hash (see
+	// keyWord), and the fast path below compares it last, apart from the
+	// rest of the meta word. Measured at 1M entries with a random mix of
+	// families, against the lookup before families: no difference this
+	// way; 15% more with the family in the hash, 10% more with it in the
+	// first comparison, and 15% to 150% more with famCode as conditional
+	// moves instead of branches, as if the family word of a netip.Addr,
+	// which nothing else reads, arrived late.
+	f := famCode(q.Src) | famCode(q.Dst)
+	if f-1 >= 2 { // not 1 or 2: no family
+		t.misses[q.Class].Add(1)
+		return nil, nil, StepNone
+	}
+	fam := (f >> 1) * fV6
 	var lk int32
 	if q.Link > 0 && q.Link <= math.MaxInt32 {
 		lk = int32(q.Link)
@@ -131,36 +162,38 @@ func (t *Table[V]) lookup(q *Query) (*slot[V], *Entry[V], Step) {
 	ks := &t.kinds[q.Class]
 	// 1. local == D, remote == S.
 	if s0|s1 != 0 && d0|d1 != 0 && ks[0].n.Load() != 0 {
-		h := t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), keyWord(want, key))
+		h := t.hs.final(t.hs.local(d0, d1), t.hs.remote(s0, s1), kw)
 		// The common case first, without a call: the entry sits at its
 		// home slot, alone with its index key, and no later step has an
 		// entry bound to the packet's link.
 		if sh := t.shards[h>>(64-shardBits)].Load(); sh != nil {
 			s := sh.at(h & sh.mask)
-			if s.loadMeta()&(matchMask|fpMask|fGroup|fMulti) == want|fingerprint(h) &&
+			if m := s.loadMeta(); m&(matchMask|fpMask|fGroup|fMulti)&^fV6 == want|fingerprint(h) &&
 				s.key == key && s.l0 == d0 && s.l1 == d1 && s.r0 == s0 && s.r1 == s1 &&
-				(lk == 0 || s.link == lk || !boundLater(ks, lk)) {
+				(lk == 0 || s.link == lk || !boundLater(ks, lk)) && m&fV6 == fam {
 				return s, nil, StepExact
 			}
 		}
+		want |= fam
 		if s, b := t.probe(h, d0, d1, s0, s1, key, want, false, lk); s != nil {
 			// A later step can only win with an entry bound to q.Link.
 			if b || lk == 0 || !boundLater(ks, lk) {
 				return s, nil, StepExact
 			}
-			return t.lookupRest(q, s0, s1, d0, d1, key, want, lk, s, StepExact)
+			return t.lookupRest(q, s0, s1, d0, d1, key, kw, want, lk, s, StepExact)
 		}
+		return t.lookupRest(q, s0, s1, d0, d1, key, kw, want, lk, nil, StepNone)
 	}
-	return t.lookupRest(q, s0, s1, d0, d1, key, want, lk, nil, StepNone)
+	return t.lookupRest(q, s0, s1, d0, d1, key, kw, want|fam, lk, nil, StepNone)
 }
 
 // lookupRest does steps 2 to 5 after step 1 found best (unbound) or nothing.
-func (t *Table[V]) lookupRest(q *Query, s0, s1, d0, d1 uint64, key, want uint32, lk int32,
+// kw is the key word of the index-key hash, want what probes compare.
+func (t *Table[V]) lookupRest(q *Query, s0, s1, d0, d1 uint64, key uint32, kw uint64, want uint32, lk int32,
 	best *slot[V], step Step) (*slot[V], *Entry[V], Step) {
 	c := q.Class
 	ks := &t.kinds[c]
 	hasS, hasD := s0|s1 != 0, d0|d1 != 0
-	kw := keyWord(want, key)
 	lbit := uint64(1) << (uint32(lk) % 64)
 	var hS, hD uint64
 	if hasS {
@@ -211,8 +244,8 @@ func (t *Table[V]) lookupRest(q *Query, s0, s1, d0, d1 uint64, key, want uint32,
 	if best != nil {
 		return best, nil, step
 	}
-	// 5. the fallback entry, if UP.
-	if fe := t.fallback[c].Load(); fe != nil && fe.Up {
+	// 5. the fallback entry of the class and family, if UP.
+	if fe := t.fallback[c][(want&fV6)/fV6].Load(); fe != nil && fe.Up {
 		return nil, fe, StepFallback
 	}
 	t.misses[c].Add(1)
@@ -220,7 +253,7 @@ func (t *Table[V]) lookupRest(q *Query, s0, s1, d0, d1 uint64, key, want uint32,
 }
 
 // probe scans the probe sequence of hash h for UP entries of index key
-// (a, b) matching key and want (class, key presence), and with group for
+// (a, b) matching key and want (class, family, key presence), and with group for
 // group entries whose remote is a. It returns the entry bound to link lk
 // (bound true), or else the first matching entry, or nil. Entries are
 // compared in full, so colliding hashes only cost time; the fingerprint in

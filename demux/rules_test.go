@@ -18,12 +18,13 @@ var (
 	peer6 = netip.MustParseAddr("2001:db8::2")
 	group = netip.MustParseAddr("224.66.66.66")
 	any4  = netip.IPv4Unspecified()
+	any6  = netip.IPv6Unspecified()
 	gre   = demux.ClassGRE
 )
 
-// ent is an UP GRE entry with value v.
+// ent is an UP GRE entry with value v, of the family of its addresses.
 func ent(v int, local, remote netip.Addr) demux.Entry[int] {
-	return demux.Entry[int]{Class: gre, Local: local, Remote: remote, Up: true, Value: v}
+	return demux.Entry[int]{ID: demux.ID{Class: gre, Local: local, Remote: remote}, Up: true, Value: v}
 }
 
 func (k keyed) on(e demux.Entry[int]) demux.Entry[int] { e.HasKey, e.Key = true, uint32(k); return e }
@@ -34,8 +35,14 @@ func down(e demux.Entry[int]) demux.Entry[int]                 { e.Up = false; r
 func link(n int, e demux.Entry[int]) demux.Entry[int]          { e.Link = n; return e }
 func class(c demux.Class, e demux.Entry[int]) demux.Entry[int] { e.Class = c; return e }
 
+// fallback is the UP IPv4 GRE fallback entry (gre0) with value v.
 func fallback(v int) demux.Entry[int] {
-	return demux.Entry[int]{Class: gre, Fallback: true, Up: true, Value: v}
+	return demux.Entry[int]{ID: demux.FallbackID(gre, demux.IPv4), Up: true, Value: v}
+}
+
+// fallback6 is the UP IPv6 GRE fallback entry (ip6gre0) with value v.
+func fallback6(v int) demux.Entry[int] {
+	return demux.Entry[int]{ID: demux.FallbackID(gre, demux.IPv6), Up: true, Value: v}
 }
 
 // pkt is a GRE packet from peer to me without a key, arriving on link 0.
@@ -80,7 +87,7 @@ func TestRules(t *testing.T) {
 		{"4 wildcard with another key does not match",
 			[]demux.Entry[int]{keyed(9).on(ent(1, any4, any4))}, withKey(pkt, 8), 0, demux.StepNone},
 		{"4 keyless wildcard takes keyless packets",
-			[]demux.Entry[int]{ent(1, netip.Addr{}, netip.Addr{})}, pkt, 1, demux.StepWildcardKey},
+			[]demux.Entry[int]{ent(1, any4, netip.Addr{})}, pkt, 1, demux.StepWildcardKey},
 		{"5 fallback when nothing else matches",
 			[]demux.Entry[int]{ent(1, me, other), fallback(5)}, pkt, 5, demux.StepFallback},
 		{"5 no fallback: miss",
@@ -123,11 +130,9 @@ func TestRules(t *testing.T) {
 			[]demux.Entry[int]{class(demux.ClassIPIP, ent(1, me, peer))}, pkt, 0, demux.StepNone},
 		{"class: each class has its own fallback",
 			[]demux.Entry[int]{class(demux.ClassIPIP, fallback(1))}, pkt, 0, demux.StepNone},
-		{"addr: IPv4-mapped IPv6 entry equals the IPv4 address",
-			[]demux.Entry[int]{ent(1, netip.MustParseAddr("::ffff:192.0.2.1"), peer)}, pkt, 1, demux.StepExact},
-		{"addr: IPv4-mapped IPv6 packet equals the IPv4 address",
-			[]demux.Entry[int]{ent(1, me, peer)},
-			demux.Query{Class: gre, Src: netip.MustParseAddr("::ffff:198.51.100.2"), Dst: me}, 1, demux.StepExact},
+		{"addr: a packet with an IPv4-mapped source and an IPv4 destination has no family",
+			[]demux.Entry[int]{ent(1, me, peer), ent(2, any4, any4), fallback(3), fallback6(4)},
+			demux.Query{Class: gre, Src: netip.MustParseAddr("::ffff:198.51.100.2"), Dst: me}, 0, demux.StepNone},
 		{"addr: IPv6 entries",
 			[]demux.Entry[int]{ent(1, me6, peer6), ent(2, me, peer)}, demux.Query{Class: gre, Src: peer6, Dst: me6}, 1, demux.StepExact},
 		{"addr: :: is a wildcard too",
@@ -175,7 +180,7 @@ func TestFallback(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, e.Value, got.Value, "entry %d", e.Value)
 		assert.NotEqual(t, demux.StepFallback, step)
-		require.NoError(t, tab.Remove(e.ID()))
+		require.NoError(t, tab.Remove(e.ID))
 	}
 	got, step, ok := tab.LookupEntry(pkt)
 	require.True(t, ok)
@@ -183,15 +188,15 @@ func TestFallback(t *testing.T) {
 	assert.Equal(t, demux.StepFallback, step)
 	assert.True(t, got.Fallback)
 
-	require.NoError(t, tab.SetUp(demux.FallbackID(gre), false))
+	require.NoError(t, tab.SetUp(demux.FallbackID(gre, demux.IPv4), false))
 	_, step, ok = tab.LookupEntry(pkt)
 	assert.False(t, ok, "down fallback")
 	assert.Equal(t, demux.StepNone, step)
-	require.NoError(t, tab.SetUp(demux.FallbackID(gre), true))
+	require.NoError(t, tab.SetUp(demux.FallbackID(gre, demux.IPv4), true))
 	_, _, ok = tab.LookupEntry(pkt)
 	assert.True(t, ok)
 
-	require.NoError(t, tab.Remove(demux.FallbackID(gre)))
+	require.NoError(t, tab.Remove(demux.FallbackID(gre, demux.IPv4)))
 	_, _, ok = tab.LookupEntry(pkt)
 	assert.False(t, ok, "absent fallback")
 	assert.Equal(t, uint64(2), tab.Misses(gre))

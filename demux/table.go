@@ -31,15 +31,35 @@ const (
 	fUp       = 1 << 10 // the entry is UP
 	fGroup    = 1 << 11 // Remote is a multicast group
 	fMulti    = 1 << 12 // other entries share this index key
+	fV6       = 1 << 14 // the entry is IPv6 (else IPv4)
 	fpShift   = 16      // bits 16-31: 16 bits of the index-key hash
 	fpMask    = 0xffff << fpShift
-	matchMask = metaClass | fLive | fHasKey | fUp
+	idMask    = metaClass | fHasKey | fV6 // the identity bits, besides addresses, key and link
+	matchMask = idMask | fLive | fUp
 )
+
+// MaxShared is the most entries that may share an index key: class,
+// family, local, remote and key, so differing only in Link (or, for group
+// entries, which are indexed by their group alone, in Local too). Add
+// returns [ErrTooMany] for one more.
+//
+// Such entries share one probe sequence, which a lookup scans to its end to
+// find the one bound to the packet's link or else the first added, and
+// which Add scans to find a duplicate: without a bound, 16,000 entries
+// differing only in Link cost 0.1 to 0.2 ms a lookup and 1.4 s to build,
+// the build quadratic (measured here, BenchmarkLinks; with the cap, 150 ns
+// and 25 ms, mostly the ErrTooMany messages of the 15,984 refused). A cap
+// keeps both O(1) with no second index to probe on the hot path or keep
+// consistent on writes, and loses nothing real: entries differing only in
+// Link are one peer reached over several underlay links, a handful on any
+// host (Linux, which scans such entries in one hash chain, degrades with
+// their number too).
+const MaxShared = 16
 
 // slot is one entry as stored: 64 bytes when V is a pointer, one cache line
 // (chunks are 4 KiB, so slots are line-aligned), so that a lookup that hits
 // at its home position reads one line. Addresses are words of their 16-byte
-// form (zero for the wildcard).
+// form (zero for the wildcard); the family is the fV6 bit of meta.
 //
 // meta is the gate between the writer and readers: it is loaded and stored
 // atomically, and a slot's other fields are read only after its meta was
@@ -84,7 +104,7 @@ type kindInfo struct {
 // change. The zero Table is not usable: call [New].
 type Table[V any] struct {
 	shards   [numShards]atomic.Pointer[shard[V]]
-	fallback [256]atomic.Pointer[Entry[V]]
+	fallback [256][2]atomic.Pointer[Entry[V]] // by class and family (famIndex)
 	kinds    [256][4]kindInfo
 	hs       hasher
 	hl0, hr0 uint64 // hashes of the wildcard as local and as remote
@@ -173,33 +193,57 @@ func (s *slot[V]) kind() int {
 	return 3
 }
 
+// famBit returns the meta bit of family f: fV6 or 0.
+func famBit(f Family) uint32 {
+	if f == IPv6 {
+		return fV6
+	}
+	return 0
+}
+
+// famIndex returns the index of family f in Table.fallback.
+func famIndex(f Family) int {
+	if f == IPv6 {
+		return 1
+	}
+	return 0
+}
+
 func (t *Table[V]) hash(s *slot[V]) uint64 {
 	a0, a1, b0, b1 := s.index()
 	return t.hs.final(t.hs.local(a0, a1), t.hs.remote(b0, b1), keyWord(s.meta, s.key))
 }
 
 func (s *slot[V]) entry() Entry[V] {
+	v6 := s.meta&fV6 != 0
+	f := IPv4
+	if v6 {
+		f = IPv6
+	}
 	return Entry[V]{
-		Class:  Class(s.meta & metaClass),
-		Local:  addrOf(s.l0, s.l1),
-		Remote: addrOf(s.r0, s.r1),
-		Key:    s.key,
-		HasKey: s.meta&fHasKey != 0,
-		Link:   int(s.link),
-		Up:     s.meta&fUp != 0,
-		Value:  s.val,
+		ID: ID{
+			Class:  Class(s.meta & metaClass),
+			Family: f,
+			Local:  addrOf(s.l0, s.l1, v6),
+			Remote: addrOf(s.r0, s.r1, v6),
+			Key:    s.key,
+			HasKey: s.meta&fHasKey != 0,
+			Link:   int(s.link),
+		},
+		Up:    s.meta&fUp != 0,
+		Value: s.val,
 	}
 }
 
 // sameID reports whether a and b have the same identity.
 func (a *slot[V]) sameID(b *slot[V]) bool {
-	return a.meta&(metaClass|fHasKey) == b.meta&(metaClass|fHasKey) && a.key == b.key &&
+	return a.meta&idMask == b.meta&idMask && a.key == b.key &&
 		a.link == b.link && a.l0 == b.l0 && a.l1 == b.l1 && a.r0 == b.r0 && a.r1 == b.r1
 }
 
 // sameIndex reports whether a and b have the same index key.
 func (a *slot[V]) sameIndex(b *slot[V]) bool {
-	if a.meta&(metaClass|fHasKey) != b.meta&(metaClass|fHasKey) || a.key != b.key {
+	if a.meta&idMask != b.meta&idMask || a.key != b.key {
 		return false
 	}
 	a0, a1, a2, a3 := a.index()
@@ -214,7 +258,7 @@ func fingerprint(h uint64) uint32 { return uint32(h>>40) << fpShift }
 
 // record builds the stored form of a normalized ID.
 func record[V any](id ID, up bool, v V) slot[V] {
-	s := slot[V]{key: id.Key, link: int32(id.Link), meta: uint32(id.Class) | fLive, val: v}
+	s := slot[V]{key: id.Key, link: int32(id.Link), meta: uint32(id.Class) | famBit(id.Family) | fLive, val: v}
 	s.l0, s.l1 = words(id.Local)
 	s.r0, s.r1 = words(id.Remote)
 	if id.HasKey {
@@ -339,26 +383,30 @@ func (sh *shard[V]) setMulti(p uint64, on bool) {
 }
 
 // Add adds e. It returns an error matching ErrExists if an entry with the
-// same identity (see [ID]) is present, ErrInvalid if e is not valid. The
+// same identity (see [ID]) is present, ErrInvalid if e is not valid,
+// ErrTooMany if [MaxShared] entries differing from e only in Link are. The
 // new entry is the last of its step in the order of "first match wins".
 func (t *Table[V]) Add(e Entry[V]) error {
-	id, err := e.ID().normalize()
+	id, err := e.ID.normalize()
 	if err != nil {
 		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seq++
-	return t.add(id, e.Up, e.Value, t.seq)
+	return t.add(id, e.Up, e.Value, t.seq, 0)
 }
 
-func (t *Table[V]) add(id ID, up bool, v V, seq uint64) error {
+// add adds the entry of normalized identity id, the seq-th in insertion
+// order. leaving is 1 when an entry of the same index key is about to be
+// removed (Replace), so that it does not count towards MaxShared.
+func (t *Table[V]) add(id ID, up bool, v V, seq uint64, leaving int) error {
 	if id.Fallback {
-		fp := &t.fallback[id.Class]
+		fp := &t.fallback[id.Class][famIndex(id.Family)]
 		if fp.Load() != nil {
 			return fmt.Errorf("%w: %v", ErrExists, id)
 		}
-		fp.Store(&Entry[V]{Class: id.Class, Fallback: true, Up: up, Value: v})
+		fp.Store(&Entry[V]{ID: id, Up: up, Value: v})
 		t.n.Add(1)
 		return nil
 	}
@@ -374,6 +422,9 @@ func (t *Table[V]) add(id ID, up bool, v V, seq uint64) error {
 	f := sh.find(h, &rec)
 	if f.pos >= 0 {
 		return fmt.Errorf("%w: %v", ErrExists, id)
+	}
+	if f.same-leaving >= MaxShared {
+		return fmt.Errorf("%w: %v: %d entries share its addresses and key", ErrTooMany, id, f.same)
 	}
 	if (sh.used+1)*8 > sh.slots()*5 {
 		sh = t.rebuild(si, sh, sh.live+1)
@@ -423,7 +474,7 @@ func (t *Table[V]) Remove(id ID) error {
 
 func (t *Table[V]) remove(id ID) error {
 	if id.Fallback {
-		if t.fallback[id.Class].Swap(nil) == nil {
+		if t.fallback[id.Class][famIndex(id.Family)].Swap(nil) == nil {
 			return fmt.Errorf("%w: %v", ErrNotFound, id)
 		}
 		t.n.Add(-1)
@@ -460,7 +511,7 @@ func (t *Table[V]) SetUp(id ID, up bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if id.Fallback {
-		fp := &t.fallback[id.Class]
+		fp := &t.fallback[id.Class][famIndex(id.Family)]
 		e := fp.Load()
 		if e == nil {
 			return fmt.Errorf("%w: %v", ErrNotFound, id)
@@ -501,22 +552,23 @@ func (t *Table[V]) Replace(old ID, e Entry[V]) error {
 	if err != nil {
 		return err
 	}
-	id, err := e.ID().normalize()
+	id, err := e.ID.normalize()
 	if err != nil {
 		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old.Fallback {
-		if t.fallback[old.Class].Load() == nil {
+		fp := &t.fallback[old.Class][famIndex(old.Family)]
+		if fp.Load() == nil {
 			return fmt.Errorf("%w: %v", ErrNotFound, old)
 		}
 		if id == old {
-			t.fallback[old.Class].Store(&Entry[V]{Class: id.Class, Fallback: true, Up: e.Up, Value: e.Value})
+			fp.Store(&Entry[V]{ID: id, Up: e.Up, Value: e.Value})
 			return nil
 		}
 		t.seq++
-		if err := t.add(id, e.Up, e.Value, t.seq); err != nil {
+		if err := t.add(id, e.Up, e.Value, t.seq, 0); err != nil {
 			return err
 		}
 		return t.remove(old)
@@ -540,7 +592,11 @@ func (t *Table[V]) Replace(old ID, e Entry[V]) error {
 		}
 		return nil
 	}
-	if err := t.add(id, e.Up, e.Value, prev.seq); err != nil {
+	leaving := 0
+	if rec := record(id, false, e.Value); !id.Fallback && rec.sameIndex(&prev) {
+		leaving = 1
+	}
+	if err := t.add(id, e.Up, e.Value, prev.seq, leaving); err != nil {
 		return err
 	}
 	return t.remove(old)
@@ -553,7 +609,7 @@ func (t *Table[V]) Get(id ID) (Entry[V], bool) {
 		return Entry[V]{}, false
 	}
 	if id.Fallback {
-		if e := t.fallback[id.Class].Load(); e != nil {
+		if e := t.fallback[id.Class][famIndex(id.Family)].Load(); e != nil {
 			return *e, true
 		}
 		return Entry[V]{}, false
@@ -581,8 +637,10 @@ func (t *Table[V]) All() iter.Seq[Entry[V]] {
 			}
 		}
 		for i := range t.fallback {
-			if e := t.fallback[i].Load(); e != nil && !yield(*e) {
-				return
+			for j := range t.fallback[i] {
+				if e := t.fallback[i][j].Load(); e != nil && !yield(*e) {
+					return
+				}
 			}
 		}
 	}

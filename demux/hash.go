@@ -9,7 +9,9 @@ import (
 )
 
 // words returns the 16-byte form of a (IPv4 as IPv4-mapped IPv6, the zone
-// dropped, the zero Addr as all zeros) as two big-endian words.
+// dropped, the zero Addr as all zeros) as two big-endian words. An IPv4
+// address and its IPv4-mapped IPv6 form have the same words: the family is
+// kept apart, in the meta word of a slot and the want of a probe.
 //
 // netip.Addr holds exactly these two words, so words reads them directly
 // where a check at start-up (layoutOK) has shown that the layout is the one
@@ -54,24 +56,29 @@ var layoutOK = func() bool {
 	return w[0] == 0 && w[1] == 0
 }()
 
-// addrOf is the inverse of words for normalized addresses: all zeros is the
-// zero Addr (wildcard), IPv4-mapped words are an IPv4 address.
-func addrOf(hi, lo uint64) netip.Addr {
-	if hi|lo == 0 {
+// addrOf is the inverse of words for normalized addresses of an IPv6 entry
+// (v6) or an IPv4 one: all zeros is the zero Addr (wildcard).
+func addrOf(hi, lo uint64, v6 bool) netip.Addr {
+	switch {
+	case hi|lo == 0:
 		return netip.Addr{}
+	case !v6:
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(lo))
+		return netip.AddrFrom4(b)
 	}
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], hi)
 	binary.BigEndian.PutUint64(b[8:], lo)
-	return netip.AddrFrom16(b).Unmap()
+	return netip.AddrFrom16(b)
 }
 
-// hasher hashes index keys (class, key, local words, remote words) with a
-// per-table random seed, so that the layout of one table tells nothing about
-// another and chosen addresses cannot flood one probe sequence. The local
-// and remote halves are hashed apart so that a lookup hashes the packet's
-// two addresses once and combines them with the wildcard's hash for each
-// step.
+// hasher hashes index keys (class, key, local words, remote words; the
+// family is left out, see keyWord) with a per-table random seed, so that the layout of one table tells
+// nothing about another and chosen addresses cannot flood one probe
+// sequence. The local and remote halves are hashed apart so that a lookup
+// hashes the packet's two addresses once and combines them with the
+// wildcard's hash for each step.
 type hasher struct{ seed [6]uint64 }
 
 func newHasher() hasher {
@@ -97,8 +104,13 @@ func (h *hasher) final(l, r, kw uint64) uint64 {
 	return mix(l^kw^h.seed[4], r^h.seed[5])
 }
 
-// keyWord packs what the index key holds besides addresses: the key, and the
-// meta bits of class and key presence.
+// keyWord packs what the index-key hash covers besides addresses: the key,
+// and the meta bits of class and key presence. It leaves the family out, so
+// that a lookup computes its slot's address without waiting for the
+// query's family (see Table.lookup). Entries of both families meet in a
+// probe sequence only when their addresses have equal words, that is when
+// both are wildcards (IPv4-mapped addresses are not stored); the family bit
+// of the meta word, which probes compare, tells them apart.
 func keyWord(meta, key uint32) uint64 {
 	return uint64(key) | uint64(meta&(metaClass|fHasKey))<<32
 }
