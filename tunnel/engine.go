@@ -1,0 +1,293 @@
+package tunnel
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ipencap/ipencap/demux"
+)
+
+// DefaultMaxNesting bounds how many tunnel headers an inner packet may
+// already carry before the engine refuses to add another (a packet looping
+// through nested tunnels grows by one header per turn).
+const DefaultMaxNesting = 4
+
+// EngineConfig configures an [Engine]. The zero value is ready to use.
+type EngineConfig struct {
+	// Logger receives the engine's rare events (underlay errors, tunnels
+	// added and removed), never one per packet; nil is silent.
+	Logger *slog.Logger
+	// Now is the clock of the reorder buffers; nil means time.Now. Tests
+	// pass a fake clock.
+	Now func() time.Time
+	// MaxNesting bounds the tunnel headers an inner packet may already
+	// carry (see [Stats.TxDeadLoop]); 0 means [DefaultMaxNesting].
+	MaxNesting int
+}
+
+// UnderlayConfig describes an Underlay to [Engine.AddUnderlay].
+type UnderlayConfig struct {
+	// Name is the underlay's link name; a tunnel binds to it with
+	// Config.Link (`dev LINK`). Names are unique in an engine.
+	Name string
+	// Framing says what the underlay's packets hold.
+	Framing Framing
+	// MTU is the largest outer packet the underlay carries (for FramingUDP:
+	// the largest IP packet, UDP and IP headers included); 0 means 1500.
+	// A tunnel's default MTU is this less the tunnel's overhead.
+	MTU int
+	// Local are the underlay's own addresses: a tunnel with local any
+	// sends from the first of the family, and with FramingUDP the first of
+	// a packet's family is its outer destination for the tunnel lookup.
+	Local []netip.Addr
+}
+
+// underlay is an Underlay the engine reads from.
+type underlay struct {
+	u    Underlay
+	cfg  UnderlayConfig
+	link int // demux link index: position + 1
+}
+
+func (ul *underlay) mtu() int {
+	if ul.cfg.MTU == 0 {
+		return 1500
+	}
+	return ul.cfg.MTU
+}
+
+// localFor returns the underlay's first address of the family of a, or the
+// zero Addr.
+func (ul *underlay) localFor(v6 bool) netip.Addr {
+	for _, l := range ul.cfg.Local {
+		if l.Is6() == v6 {
+			return l
+		}
+	}
+	return netip.Addr{}
+}
+
+// Engine runs tunnels: it owns underlays, tunnels with their overlays, and
+// the demux table that maps received packets to tunnels, as the Linux
+// tunnel drivers do. Each underlay has one receive goroutine (batch read,
+// outer.Parse, demux lookup, the tunnel's checks, batch write to the
+// tunnel's overlay); each tunnel has one send goroutine (batch read from
+// its overlay, checks, Encap in place, batch write to its underlay).
+// Several tunnels share an underlay, as kernel tunnels share one protocol
+// handler.
+//
+// Buffers come from a pool and nothing on the per-packet paths allocates.
+// Tunnels can be added and removed while traffic flows. All methods are
+// safe for concurrent use.
+type Engine struct {
+	cfg   EngineConfig
+	table *demux.Table[*Tunnel]
+	stats engineCounters
+
+	mu        sync.Mutex
+	tunnels   map[string]*Tunnel
+	underlays []*underlay
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// ErrClosed is returned by the methods of a closed Engine.
+var ErrClosed = errors.New("tunnel: engine closed")
+
+// NewEngine returns an Engine with no underlay and no tunnel.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxNesting == 0 {
+		cfg.MaxNesting = DefaultMaxNesting
+	}
+	return &Engine{cfg: cfg, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}}
+}
+
+// AddUnderlay adds u and starts reading from it. The engine owns u from
+// then on: [Engine.Close] closes it. u's WriteBatch must be safe for
+// concurrent use (every tunnel on it sends from its own goroutine).
+func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if cfg.Name == "" {
+		cfg.Name = "underlay" + strconv.Itoa(len(e.underlays))
+	}
+	for _, ul := range e.underlays {
+		if ul.cfg.Name == cfg.Name {
+			return errors.New("tunnel: underlay " + strconv.Quote(cfg.Name) + " exists")
+		}
+	}
+	if cfg.MTU < 0 || cfg.MTU > MaxPacket {
+		return errors.New("tunnel: underlay " + strconv.Quote(cfg.Name) + ": mtu out of range")
+	}
+	cfg.Local = slices.Clone(cfg.Local)
+	ul := &underlay{u: u, cfg: cfg, link: len(e.underlays) + 1}
+	e.underlays = append(e.underlays, ul)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.receiveLoop(ul)
+	}()
+	return nil
+}
+
+// underlayFor picks the underlay of a tunnel: the one named Link, or the
+// first of the framing its mode needs. e.mu is held.
+func (e *Engine) underlayFor(c *Config) (*underlay, error) {
+	want := FramingIP
+	if c.Mode == ModeGREInUDP {
+		want = FramingUDP
+	}
+	for _, ul := range e.underlays {
+		if (c.Link == "" || ul.cfg.Name == c.Link) && ul.cfg.Framing == want {
+			return ul, nil
+		}
+	}
+	v := c.Link
+	if v == "" {
+		v = "(" + want.String() + ")"
+	}
+	return nil, &ConfigError{Tunnel: c.Name, Field: "dev", Value: v, Err: ErrConfigLink}
+}
+
+// Add validates cfg, creates the tunnel, and starts sending what over
+// gives it. The engine owns over from then on: Remove and Close close it.
+// Errors are [*ConfigError] values: those of [Config.Validate], a name in
+// use, a Link naming no underlay, a duplicate of another tunnel's mode,
+// local, remote and ikey ([ErrConfigDuplicate]).
+func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := e.tunnels[cfg.Name]; ok {
+		return nil, &ConfigError{Tunnel: cfg.Name, Field: "name", Value: cfg.Name, Err: ErrConfigName}
+	}
+	ul, err := e.underlayFor(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTunnel(e, cfg, ul, over)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.table.Add(demux.Entry[*Tunnel]{ID: t.id, Up: true, Value: t}); err != nil {
+		if errors.Is(err, demux.ErrExists) && cfg.Fallback {
+			return nil, &ConfigError{Tunnel: cfg.Name, Field: "fallback", Err: ErrConfigFallback}
+		}
+		if errors.Is(err, demux.ErrExists) {
+			other := "?"
+			if old, ok := e.table.Get(t.id); ok {
+				other = old.Value.cfg.Name
+			}
+			return nil, &ConfigError{Tunnel: cfg.Name, Field: "remote", Value: addrText(cfg.Remote) + " (tunnel " + strconv.Quote(other) + ")", Err: ErrConfigDuplicate}
+		}
+		return nil, &ConfigError{Tunnel: cfg.Name, Field: "remote", Value: addrText(cfg.Remote), Err: err}
+	}
+	e.tunnels[cfg.Name] = t
+	t.start()
+	if e.cfg.Logger != nil {
+		e.cfg.Logger.Info("tunnel added", "tunnel", t.String())
+	}
+	return t, nil
+}
+
+// Remove stops the tunnel named name, closes its overlay and waits for its
+// goroutines to return. Packets it still held (in the reorder buffer) are
+// counted as RxDropped.
+func (e *Engine) Remove(name string) error {
+	e.mu.Lock()
+	t, ok := e.tunnels[name]
+	if ok {
+		delete(e.tunnels, name)
+		_ = e.table.Remove(t.id)
+	}
+	e.mu.Unlock()
+	if !ok {
+		return errors.New("tunnel: no tunnel " + strconv.Quote(name))
+	}
+	t.stop()
+	if e.cfg.Logger != nil {
+		e.cfg.Logger.Info("tunnel removed", "tunnel", name)
+	}
+	return nil
+}
+
+// Get returns the tunnel named name.
+func (e *Engine) Get(name string) (*Tunnel, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.tunnels[name]
+	return t, ok
+}
+
+// List returns the tunnels, sorted by name.
+func (e *Engine) List() []*Tunnel {
+	e.mu.Lock()
+	ts := make([]*Tunnel, 0, len(e.tunnels))
+	for _, t := range e.tunnels {
+		ts = append(ts, t)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(ts, func(a, b *Tunnel) int {
+		switch {
+		case a.cfg.Name < b.cfg.Name:
+			return -1
+		case a.cfg.Name > b.cfg.Name:
+			return 1
+		}
+		return 0
+	})
+	return ts
+}
+
+// Stats returns the engine's own counters.
+func (e *Engine) Stats() EngineStats { return e.stats.snapshot() }
+
+// Close removes every tunnel (closing their overlays), closes the
+// underlays, and returns when every goroutine of the engine has returned.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	names := make([]string, 0, len(e.tunnels))
+	for n := range e.tunnels {
+		names = append(names, n)
+	}
+	e.mu.Unlock()
+	for _, n := range names {
+		_ = e.Remove(n)
+	}
+	var first error
+	for _, ul := range e.underlays {
+		if err := ul.u.Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
+			first = err
+		}
+	}
+	e.wg.Wait()
+	return first
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}

@@ -1,0 +1,294 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/outer"
+)
+
+// sender is the state of one tunnel's send goroutine.
+type sender struct {
+	t     *Tunnel
+	bufs  [][]byte // overlay reads, whole buffers
+	sizes []int
+	out   [][]byte // outer packets to write
+	peers []netip.AddrPort
+	owned []*buffer // buffers of fragments, returned after the write
+	icmp  [][]byte  // ICMP errors to write back to the overlay
+}
+
+func (t *Tunnel) sendLoop() {
+	n := max(t.over.BatchSize(), 1)
+	s := &sender{t: t, bufs: make([][]byte, n), sizes: make([]int, n),
+		out: make([][]byte, 0, n+maxFragments), peers: make([]netip.AddrPort, 0, n+maxFragments),
+		owned: make([]*buffer, 0, maxFragments), icmp: make([][]byte, 0, n)}
+	for i := range s.bufs {
+		s.bufs[i] = getBuf()[:]
+	}
+	defer func() {
+		for _, b := range s.bufs {
+			putBuf(bufferOf(b))
+		}
+	}()
+	for {
+		k, err := t.over.Read(s.bufs, s.sizes, Headroom)
+		for i := range k {
+			s.send(s.bufs[i], s.sizes[i])
+		}
+		s.flush()
+		if err != nil {
+			select {
+			case <-t.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if t.cfg.Logger != nil {
+				t.cfg.Logger.Warn("overlay read", "tunnel", t.cfg.Name, "err", err)
+			}
+			if k == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+}
+
+// flush writes the batch of outer packets to the underlay and the ICMP
+// errors to the overlay, and counts them.
+func (s *sender) flush() {
+	t := s.t
+	if len(s.out) > 0 {
+		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
+		n = min(max(n, 0), len(s.out))
+		var bytes uint64
+		for _, p := range s.out[:n] {
+			bytes += uint64(len(p))
+		}
+		t.stats.txPackets.Add(uint64(n))
+		t.stats.txBytes.Add(bytes)
+		if d := len(s.out) - n; d > 0 {
+			t.stats.txNoBufs.Add(uint64(d))
+		}
+		clear(s.out)
+		s.out = s.out[:0]
+		s.peers = s.peers[:0]
+	}
+	for i, b := range s.owned {
+		putBuf(b)
+		s.owned[i] = nil
+	}
+	s.owned = s.owned[:0]
+	if len(s.icmp) > 0 {
+		n, _ := t.over.Write(s.icmp, OverlayOffset)
+		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
+		clear(s.icmp)
+		s.icmp = s.icmp[:0]
+	}
+}
+
+// queue adds an outer packet to the batch, writing the batch first when it
+// is full.
+func (s *sender) queue(p []byte) {
+	if len(s.out) == cap(s.out) {
+		s.flush()
+	}
+	s.out = append(s.out, p)
+	s.peers = append(s.peers, s.t.peer)
+}
+
+// send takes the inner packet b[Headroom:Headroom+size] through the send
+// rules and queues the outer packet.
+func (s *sender) send(b []byte, size int) {
+	t := s.t
+	st := &t.stats
+	if t.enc == nil {
+		st.txNoRoute.Add(1)
+		return
+	}
+	size = min(size, len(b)-Headroom)
+	p := b[Headroom : Headroom+size]
+	mtu := t.MTU()
+	if t.cfg.Mode == ModeGRETap {
+		if size < 14 {
+			st.txInvalid.Add(1)
+			return
+		}
+		if size-14 > mtu {
+			st.txTooBig.Add(1)
+			return
+		}
+		s.encap(b, size)
+		return
+	}
+	if size == 0 {
+		st.txInvalid.Add(1)
+		return
+	}
+	v := p[0] >> 4
+	if (v != 4 && v != 6) || (t.cfg.Mode.innerVersion() != 0 && v != t.cfg.Mode.innerVersion()) {
+		st.txInvalid.Add(1)
+		return
+	}
+	var dst netip.Addr
+	if v == 4 {
+		if size < iphdr.IPv4MinLen {
+			st.txInvalid.Add(1)
+			return
+		}
+		dst = iphdr.IPv4(p).Dst()
+	} else {
+		if size < iphdr.IPv6Len {
+			st.txInvalid.Add(1)
+			return
+		}
+		dst = iphdr.IPv6(p).Dst()
+	}
+	if dst == t.cfg.Remote || nesting(p, t.e.cfg.MaxNesting) > t.e.cfg.MaxNesting {
+		st.txDeadLoop.Add(1)
+		return
+	}
+	if size > mtu {
+		if v == 6 && mtu < 1280 {
+			mtu = 1280 // IPv6 never goes below 1280 (RFC 8200 §5); the underlay must cope
+		}
+		if size > mtu {
+			if v == 4 && !iphdr.IPv4(p).DF() {
+				s.fragment(b, size, mtu)
+				return
+			}
+			st.txTooBig.Add(1)
+			s.tooBig(b, size, mtu)
+			return
+		}
+	}
+	s.encap(b, size)
+}
+
+// encap encapsulates b[Headroom:Headroom+size] in place and queues it.
+func (s *sender) encap(b []byte, size int) {
+	start, err := s.t.enc.Encap(b[:Headroom+size], Headroom)
+	if err != nil {
+		s.t.stats.txInvalid.Add(1)
+		return
+	}
+	s.queue(b[start : Headroom+size])
+}
+
+// nesting returns how many tunnel headers (IPIP, 6in4, GRE carrying IP)
+// the IP packet p starts with, counting at most limit+1.
+func nesting(p []byte, limit int) int {
+	n := 0
+	for n <= limit && len(p) > 0 {
+		var proto uint8
+		switch p[0] >> 4 {
+		case 4:
+			if len(p) < iphdr.IPv4MinLen {
+				return n
+			}
+			hl := iphdr.IPv4(p).HeaderLen()
+			if hl < iphdr.IPv4MinLen || len(p) < hl {
+				return n
+			}
+			proto, p = p[9], p[hl:]
+		case 6:
+			if len(p) < iphdr.IPv6Len {
+				return n
+			}
+			proto, p = p[6], p[iphdr.IPv6Len:]
+		default:
+			return n
+		}
+		switch outer.IPProto(proto) {
+		case outer.ProtoIPIP, outer.ProtoIPv6, outer.ProtoMinimal:
+			n++
+			if outer.IPProto(proto) == outer.ProtoMinimal {
+				return n // what follows is a payload, not an IP header
+			}
+		case outer.ProtoGRE:
+			if len(p) < 4 {
+				return n
+			}
+			n++
+			w := binary.BigEndian.Uint16(p)
+			l := 4
+			for _, f := range [...]uint16{0xc000, 0x2000, 0x1000} { // C or R, K, S
+				if w&f != 0 {
+					l += 4
+				}
+			}
+			if len(p) < l {
+				return n
+			}
+			p = p[l:]
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// maxFragments bounds the fragments one packet is cut into; a packet that
+// would need more (a huge packet over a tiny MTU) is counted as TxTooBig.
+const maxFragments = 64
+
+// fragment cuts the IPv4 packet b[Headroom:Headroom+size], which has DF
+// clear and is larger than mtu, into fragments of at most mtu bytes before
+// encapsulation (RFC 791 §3.2; RFC 4459 §3 prefers inner fragmentation: the
+// tunnel's outer packets stay whole and the inner destination reassembles),
+// and encapsulates and queues each. The first fragment stays in b; the
+// others are copied into pooled buffers. Every fragment carries the whole
+// header, options included.
+func (s *sender) fragment(b []byte, size, mtu int) {
+	st := &s.t.stats
+	p := b[Headroom : Headroom+size]
+	h := iphdr.IPv4(p)
+	hl := h.HeaderLen()
+	chunk := (mtu - hl) &^ 7
+	if hl < iphdr.IPv4MinLen || size < hl || int(h.TotalLen()) != size || chunk < 8 {
+		st.txInvalid.Add(1)
+		return
+	}
+	n := (size - hl + chunk - 1) / chunk
+	if n > maxFragments {
+		st.txTooBig.Add(1)
+		return
+	}
+	if len(s.out)+n > cap(s.out) || len(s.owned)+n > cap(s.owned) {
+		s.flush()
+	}
+	st.txFrag.Add(1)
+	ff := h.FlagsFragOff()
+	off0, mf0 := ff&iphdr.IPv4OffsetMask, ff&iphdr.IPv4FlagMF
+	first := len(s.owned)
+	for k := 1; k < n; k++ {
+		nb := getBuf()
+		lo, hi := hl+k*chunk, min(hl+(k+1)*chunk, size)
+		q := nb[Headroom : Headroom+hl+hi-lo]
+		copy(q, p[:hl])
+		copy(q[hl:], p[lo:hi])
+		fh := iphdr.IPv4(q)
+		fh.SetTotalLen(uint16(len(q)))
+		mf := mf0
+		if k < n-1 {
+			mf = iphdr.IPv4FlagMF
+		}
+		fh.SetFlagsFragOff(mf | (off0 + uint16(k*chunk/8)))
+		fh.ComputeChecksum()
+		s.owned = append(s.owned, nb)
+	}
+	h.SetTotalLen(uint16(hl + chunk))
+	h.SetFlagsFragOff(iphdr.IPv4FlagMF | off0)
+	h.ComputeChecksum()
+	s.encap(b, hl+chunk)
+	for i, nb := range s.owned[first:] {
+		k := i + 1
+		s.encap(nb[:], min(hl+(k+1)*chunk, size)-(hl+k*chunk)+hl)
+	}
+}

@@ -1,0 +1,114 @@
+package tunnel
+
+import "sync/atomic"
+
+// Stats are one tunnel's counters, named after what `ip -s tunnel show`
+// prints (RX: Packets Bytes Errors CsumErrs OutOfSeq Mcasts; TX: Packets
+// Bytes Errors DeadLoop NoRoute NoBufs) plus the split that iproute2 folds
+// into Errors. Every packet the tunnel is given is counted once: received
+// ones as RxPackets or in one Rx drop counter, sent ones as TxPackets or in
+// one Tx drop counter.
+type Stats struct {
+	// RxPackets and RxBytes count inner packets delivered to the overlay.
+	RxPackets, RxBytes uint64
+	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq and RxFrameErrors.
+	RxErrors uint64
+	// RxCsumErrors counts packets with a wrong GRE checksum, or without one
+	// when icsum asks for it, or with one when it does not (as Linux).
+	RxCsumErrors uint64
+	// RxOutOfSeq counts packets at or behind the last delivered sequence
+	// number, duplicates, and packets without one when iseq asks for it.
+	RxOutOfSeq uint64
+	// RxFrameErrors counts packets whose inner packet is malformed or does
+	// not fit the GRE protocol type or the mode, and RFC 6040 ECN drops
+	// (outer CE over a Not-ECT inner packet).
+	RxFrameErrors uint64
+	// RxDropped counts packets that passed every check but could not be
+	// written to the overlay (it refused them, or was closed while they
+	// waited in the reorder buffer).
+	RxDropped uint64
+	// RxMulticast counts delivered packets whose outer destination was a
+	// multicast group (Mcasts).
+	RxMulticast uint64
+	// RxECNAlarms counts delivered packets with an inner/outer ECN
+	// combination that RFC 6040 marks as worth logging; they are not
+	// drops.
+	RxECNAlarms uint64
+
+	// TxPackets and TxBytes count outer packets the underlay accepted.
+	TxPackets, TxBytes uint64
+	// TxErrors is the sum of TxDeadLoop, TxNoRoute, TxNoBufs, TxTooBig and
+	// TxInvalid.
+	TxErrors uint64
+	// TxDeadLoop counts packets whose inner destination is the tunnel's own
+	// remote (they would loop through the tunnel: the BSDs' link1 guard),
+	// and packets nested deeper than MaxNesting tunnel headers.
+	TxDeadLoop uint64
+	// TxNoRoute counts packets the tunnel has nowhere to send: remote any,
+	// or a fallback tunnel.
+	TxNoRoute uint64
+	// TxNoBufs counts packets the underlay did not accept.
+	TxNoBufs uint64
+	// TxTooBig counts packets larger than the tunnel MTU that may not be
+	// fragmented (IPv4 with DF, every IPv6 packet); each is answered with
+	// ICMP "fragmentation needed" or ICMPv6 "packet too big" (counted in
+	// TxICMP).
+	TxTooBig uint64
+	// TxInvalid counts inner packets that are malformed, not of the mode's
+	// protocol, or that the Encapsulator refused.
+	TxInvalid uint64
+	// TxICMP counts ICMP errors the tunnel wrote back to its overlay.
+	TxICMP uint64
+	// TxFragmented counts IPv4 packets without DF, larger than the tunnel
+	// MTU, that were fragmented before encapsulation (each fragment is then
+	// counted in TxPackets).
+	TxFragmented uint64
+}
+
+// counters is the live, atomic form of Stats.
+type counters struct {
+	rxPackets, rxBytes, rxCsum, rxSeq, rxFrame, rxDropped, rxMcast, rxECN                    atomic.Uint64
+	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	s := Stats{
+		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
+		RxCsumErrors: c.rxCsum.Load(), RxOutOfSeq: c.rxSeq.Load(), RxFrameErrors: c.rxFrame.Load(),
+		RxDropped: c.rxDropped.Load(), RxMulticast: c.rxMcast.Load(), RxECNAlarms: c.rxECN.Load(),
+		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
+		TxDeadLoop: c.txDeadLoop.Load(), TxNoRoute: c.txNoRoute.Load(), TxNoBufs: c.txNoBufs.Load(),
+		TxTooBig: c.txTooBig.Load(), TxInvalid: c.txInvalid.Load(), TxICMP: c.txICMP.Load(), TxFragmented: c.txFrag.Load(),
+	}
+	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors
+	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid
+	return s
+}
+
+// EngineStats are the engine's own counters: received packets that reached
+// no tunnel. With every tunnel's [Stats], they account for every packet the
+// underlays delivered.
+type EngineStats struct {
+	// RxPackets counts packets read from the underlays.
+	RxPackets uint64
+	// RxNoTunnel counts packets no tunnel took: no match for their
+	// addresses and key, or a match that was down.
+	RxNoTunnel uint64
+	// RxFrameErrors counts packets whose outer or GRE header is malformed
+	// (truncated, wrong version, reserved bits, fragments, IPv4-mapped
+	// addresses in an IPv6 header...), before any tunnel is known.
+	RxFrameErrors uint64
+	// RxCsumErrors counts packets with a wrong outer IPv4 header checksum.
+	RxCsumErrors uint64
+	// RxUnknownProto counts packets of an IP protocol no mode carries.
+	RxUnknownProto uint64
+}
+
+type engineCounters struct {
+	rxPackets, rxNoTunnel, rxFrame, rxCsum, rxProto atomic.Uint64
+}
+
+func (c *engineCounters) snapshot() EngineStats {
+	return EngineStats{RxPackets: c.rxPackets.Load(), RxNoTunnel: c.rxNoTunnel.Load(),
+		RxFrameErrors: c.rxFrame.Load(), RxCsumErrors: c.rxCsum.Load(), RxUnknownProto: c.rxProto.Load()}
+}
