@@ -236,7 +236,7 @@ func innerTTL(p []byte) uint8 {
 func isSentinel(err error) bool {
 	for _, s := range []error{outer.ErrTruncated, outer.ErrVersion, outer.ErrHeaderLen, outer.ErrChecksum, outer.ErrFragment,
 		outer.ErrOption, ipip.ErrProtocol, outer.ErrInnerTruncated, ipip.ErrVersionMismatch, outer.ErrInnerHeaderLen,
-		outer.ErrInnerTTL, outer.ErrECNDrop} {
+		outer.ErrInnerTTL, outer.ErrECNDrop, outer.ErrMappedAddr} {
 		if err == s {
 			return true
 		}

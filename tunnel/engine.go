@@ -291,3 +291,20 @@ func (e *Engine) isClosed() bool {
 	defer e.mu.Unlock()
 	return e.closed
 }
+
+// PathMTU tells every tunnel whose remote is remote the path MTU towards
+// it (see [Tunnel.SetPathMTU]), as a transport learns it from an ICMP
+// "fragmentation needed" or "packet too big" about an outer packet, or
+// from IP_RECVERR. It returns how many tunnels it told.
+func (e *Engine) PathMTU(remote netip.Addr, mtu int) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, t := range e.tunnels {
+		if t.cfg.Remote == remote {
+			t.SetPathMTU(mtu)
+			n++
+		}
+	}
+	return n
+}

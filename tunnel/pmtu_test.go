@@ -107,3 +107,12 @@ func TestNoRoute(t *testing.T) {
 	require.NoError(t, p.o1.Inject(inner4(60, 64, 0, false)))
 	eventually(t, func() bool { return p.t1.Stats().TxNoRoute == 1 }, "no route counted")
 }
+
+func TestEnginePathMTU(t *testing.T) {
+	p := newPair(t, tunnel.ModeIPIP, nil, tunneltest.Impairment{}, true)
+	assert.Equal(t, 1480, p.t1.MTU())
+	assert.Equal(t, 1, p.e1.PathMTU(end2v4, 1400))
+	assert.Equal(t, 1380, p.t1.MTU())
+	assert.Equal(t, 0, p.e1.PathMTU(end1v4, 1300), "no tunnel has that remote")
+	assert.Equal(t, 1380, p.t1.MTU())
+}
