@@ -8,34 +8,27 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/ipip"
 	"github.com/ipencap/ipencap/outer"
 )
 
-// rfc6040 is the RFC 6040 decapsulation table, one row per combination,
-// written out cell by cell (SPEC §2.2) rather than computed.
-var rfc6040 = []struct {
+// rfc6040 is the RFC 6040 decapsulation table (testpkt.RFC6040) in this
+// package's types.
+var rfc6040 = func() (rows []struct {
 	inner, outer outer.ECN
 	want         outer.ECN
 	verdict      outer.ECNVerdict
-}{
-	{outer.NotECT, outer.NotECT, outer.NotECT, outer.ECNForward},
-	{outer.NotECT, outer.ECT0, outer.NotECT, outer.ECNAlarm},
-	{outer.NotECT, outer.ECT1, outer.NotECT, outer.ECNAlarm},
-	{outer.NotECT, outer.CE, 0, outer.ECNDrop},
-	{outer.ECT0, outer.NotECT, outer.ECT0, outer.ECNForward},
-	{outer.ECT0, outer.ECT0, outer.ECT0, outer.ECNForward},
-	{outer.ECT0, outer.ECT1, outer.ECT1, outer.ECNForward},
-	{outer.ECT0, outer.CE, outer.CE, outer.ECNForward},
-	{outer.ECT1, outer.NotECT, outer.ECT1, outer.ECNForward},
-	{outer.ECT1, outer.ECT0, outer.ECT1, outer.ECNForward},
-	{outer.ECT1, outer.ECT1, outer.ECT1, outer.ECNForward},
-	{outer.ECT1, outer.CE, outer.CE, outer.ECNForward},
-	{outer.CE, outer.NotECT, outer.CE, outer.ECNForward},
-	{outer.CE, outer.ECT0, outer.CE, outer.ECNForward},
-	{outer.CE, outer.ECT1, outer.CE, outer.ECNAlarm},
-	{outer.CE, outer.CE, outer.CE, outer.ECNForward},
-}
+}) {
+	for _, c := range testpkt.RFC6040 {
+		rows = append(rows, struct {
+			inner, outer outer.ECN
+			want         outer.ECN
+			verdict      outer.ECNVerdict
+		}{outer.ECN(c.Inner), outer.ECN(c.Outer), outer.ECN(c.Want), outer.ECNVerdict(c.Verdict)})
+	}
+	return rows
+}()
 
 func TestDecapECNTable(t *testing.T) {
 	require.Len(t, rfc6040, 16)

@@ -124,12 +124,7 @@ func seqInner(seq uint32) []byte {
 }
 
 // craftIPIP builds end 2's IPIP packet around inner.
-func craftIPIP(tb testing.TB, inner []byte) []byte {
-	b := make([]byte, 20+len(inner))
-	copy(b[20:], inner)
-	iphdr.IPv4(b).Encode(&iphdr.IPv4Fields{TotalLen: uint16(len(b)), TTL: 64, Protocol: 4, Src: end2v4, Dst: end1v4})
-	return b
-}
+func craftIPIP(tb testing.TB, inner []byte) []byte { return seedIPIP(tb, end2v4, end1v4, inner) }
 
 // TestAddRemoveUnderTraffic adds and removes tunnels while packets flow
 // through another tunnel of the same engines (run with -race).

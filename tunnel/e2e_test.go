@@ -99,29 +99,12 @@ func TestDefaultMTU(t *testing.T) {
 // craftGRE builds the outer packet end 2 would send to end 1: an IPv4
 // header, the GRE header of cfg and inner.
 func craftGRE(tb testing.TB, cfg gre.Config, inner []byte) []byte {
-	tb.Helper()
-	cfg.Outer = &outer.Config{Local: end2v4, Remote: end1v4, TTL: 64}
-	e, err := gre.NewEncapsulator(cfg)
-	require.NoError(tb, err)
-	b := append(make([]byte, e.Overhead()), inner...)
-	start, err := e.Encap(b, e.Overhead())
-	require.NoError(tb, err)
-	return b[start:]
+	return seedGRE(tb, end2v4, end1v4, cfg, inner)
 }
 
 // craftFields builds end 2's outer packet with an arbitrary GRE header.
 func craftFields(tb testing.TB, f gre.Fields, payload []byte) []byte {
-	tb.Helper()
-	g := make([]byte, f.Len()+len(payload))
-	copy(g[f.Len():], payload)
-	_, err := f.Encode(g)
-	require.NoError(tb, err)
-	o, err := outer.NewEncapsulator(outer.Config{Local: end2v4, Remote: end1v4, TTL: 64})
-	require.NoError(tb, err)
-	b := append(make([]byte, 20), g...)
-	start, err := o.Prepend(b, 20, outer.ProtoGRE, outer.Inner{})
-	require.NoError(tb, err)
-	return b[start:]
+	return seedFields(tb, f, payload)
 }
 
 // inject writes outer packets into end 1's engine through the raw end 2.

@@ -206,26 +206,27 @@ func seedGRE(tb testing.TB, src, dst netip.Addr, cfg gre.Config, inner []byte) [
 		cfg.Outer = &outer.Config{Local: src, Remote: dst, TTL: 64}
 	}
 	e, err := gre.NewEncapsulator(cfg)
-	require.NoError(tb, err)
-	b := append(make([]byte, e.Overhead()), inner...)
-	start, err := e.Encap(b, e.Overhead())
-	require.NoError(tb, err)
-	return b[start:]
+	return encapWith(tb, e, err, inner)
 }
 
 func seedIPIP(tb testing.TB, src, dst netip.Addr, inner []byte) []byte {
 	tb.Helper()
 	e, err := ipip.NewEncapsulator(ipip.Config{Local: src, Remote: dst, TTL: 64})
-	require.NoError(tb, err)
-	b := append(make([]byte, e.Overhead()), inner...)
-	start, err := e.Encap(b, e.Overhead())
-	require.NoError(tb, err)
-	return b[start:]
+	return encapWith(tb, e, err, inner)
 }
 
 func seedMobile(tb testing.TB, inner []byte) []byte {
 	tb.Helper()
 	e, err := mobile.NewEncapsulator(mobile.Config{Local: end2v4, Remote: end1v4})
+	return encapWith(tb, e, err, inner)
+}
+
+// encapWith returns inner encapsulated by e (made with error err).
+func encapWith(tb testing.TB, e interface {
+	Overhead() int
+	Encap(b []byte, off int) (int, error)
+}, err error, inner []byte) []byte {
+	tb.Helper()
 	require.NoError(tb, err)
 	b := append(make([]byte, e.Overhead()), inner...)
 	start, err := e.Encap(b, e.Overhead())
