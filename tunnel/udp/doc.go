@@ -1,0 +1,81 @@
+// Package udp is the GRE-in-UDP transport of RFC 8086: a [tunnel.Underlay]
+// with [tunnel.FramingUDP], whose packets are the UDP payloads (a GRE
+// header and what follows) and whose peers are the remote addresses and
+// UDP ports.
+//
+// # Sockets
+//
+// [Open] binds a UDP socket to Config.Local (port 4754, the GRE-in-UDP port,
+// when the port is 0). It receives everything, and it sends when
+// Config.SourcePort is that same port. The source port of a UDP datagram is
+// the port its socket is bound to, so the other source port policies need
+// more sockets:
+//
+//   - SourcePort 0 (the default): per-flow source ports, as RFC 8086 §3.2
+//     asks so that ECMP routers spread the flows of one tunnel over paths.
+//     Open binds a pool of [FlowSockets] send sockets to ports in the
+//     dynamic range 49152–65535, and WriteBatch sends each packet from the
+//     socket chosen by a hash of its inner flow (addresses, protocol and,
+//     for TCP, UDP, UDP-Lite and SCTP, ports; through a GRE header with any
+//     checksum, key and sequence number, and through an Ethernet header for
+//     transparent Ethernet bridging). A flow thus keeps one source port,
+//     and different flows spread over FlowSockets ports. The pool sockets
+//     never receive: a one-instruction socket filter drops what arrives.
+//     A raw UDP socket could choose any source port per packet, but it
+//     needs CAP_NET_RAW, loses UDP GSO and GRO, and must compute the UDP
+//     checksum itself.
+//   - SourcePort p: every packet leaves from port p, which suits NAT
+//     traversal. When p is the bound port, the receiving socket sends;
+//     otherwise one extra send socket is bound to p.
+//
+// # Batching and offloads
+//
+// Throughput is the point of this transport, so it moves packets in
+// batches with recvmmsg and sendmmsg, and uses the kernel's UDP
+// segmentation offloads where it has them (Linux 4.18 for UDP_SEGMENT, 5.0
+// for UDP_GRO):
+//
+//   - On send, consecutive packets of one batch that go to one peer from
+//     one socket, all of one size except possibly a smaller last one, are
+//     sent as one message with a UDP_SEGMENT control message (UDP GSO): up
+//     to 64 datagrams and 64 KiB. The message's iovec points at the
+//     callers' buffers, so nothing is copied in user space. If the kernel
+//     refuses a GSO message (EIO when the device cannot checksum, EINVAL or
+//     EMSGSIZE when a segment exceeds the route's MTU), its packets are
+//     sent again one by one; after EIO GSO stays off for that socket.
+//     Over IPv4 with Config.ZeroChecksum4 the kernel refuses GSO outright,
+//     so those packets are never coalesced.
+//   - On receive, UDP_GRO lets the kernel deliver up to 64 datagrams of a
+//     flow as one coalesced message, which ReadBatch splits into packets.
+//     A coalesced message needs one buffer per datagram, so with GRO a
+//     receive reads Batch/64 messages (at least 1) into the last buffers
+//     and copies the datagrams to the front, as wireguard-go's StdNetBind
+//     does; datagrams that still do not fit wait in a buffer of the Conn
+//     for the next ReadBatch. Without GRO a receive reads Batch messages
+//     in place.
+//
+// Without the offloads it falls back to plain recvmmsg and sendmmsg.
+// [Conn.Offload] reports what is in use and [Conn.Stats] counts packets,
+// messages and system calls.
+//
+// # Why not wireguard-go's conn.StdNetBind
+//
+// golang.zx2c4.com/wireguard/conn.StdNetBind does batched UDP with GSO and
+// GRO too, and this package follows its design, but it cannot be the
+// underlay here: its receive allocates an Endpoint for every packet and
+// goes through x/net's ReadBatch, which allocates the source address of
+// every message; it binds only the wildcard address on one port for both
+// families, with no SO_BINDTODEVICE or SO_NO_CHECK; it sends from that one
+// port, which rules out per-flow source ports; and its GSO path copies
+// every coalesced packet into the first packet's buffer. Conn is written
+// on golang.org/x/sys/unix instead: the sockets are net.UDPConn for their
+// integration with the runtime poller (a blocked ReadBatch returns when
+// Close is called), and the messages, iovecs, addresses and control
+// buffers are allocated once, so ReadBatch and WriteBatch do not allocate.
+//
+// # Limits
+//
+// The package works on Linux; elsewhere [Open] fails with
+// [errors.ErrUnsupported]. Peers' IPv6 zones (link-local scope IDs) are
+// not reported, since naming the interface would allocate.
+package udp
