@@ -1,0 +1,140 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/tunnel"
+)
+
+func TestParseFlagsModes(t *testing.T) {
+	v4 := []string{"-local", "198.51.100.1", "-remote", "198.51.100.2"}
+	v6 := []string{"-local", "2001:db8::1", "-remote", "2001:db8::2"}
+	for _, tt := range []struct {
+		mode string
+		addr []string
+		want tunnel.Mode
+		show string // the start of `ip tunnel show`'s line
+	}{
+		{"gre", v4, tunnel.ModeGRE, "tun0: gre/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit"},
+		{"ipip", v4, tunnel.ModeIPIP, "tun0: ip/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit"},
+		{"sit", v4, tunnel.ModeSIT, "tun0: ipv6/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit"},
+		{"mobile", v4, tunnel.ModeMobile, "tun0: mobile/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit"},
+		{"ip6gre", v6, tunnel.ModeIP6GRE, "tun0: gre/ipv6 remote 2001:db8::2 local 2001:db8::1 ttl inherit"},
+		{"ip6ip6", v6, tunnel.ModeIP6IP6, "tun0: ipv6/ipv6 remote 2001:db8::2 local 2001:db8::1 ttl inherit"},
+		{"ipip6", v6, tunnel.ModeIPIP6, "tun0: ip/ipv6 remote 2001:db8::2 local 2001:db8::1 ttl inherit"},
+		{"gre-in-udp", v4, tunnel.ModeGREInUDP, "tun0: gre-in-udp remote 198.51.100.2 local 198.51.100.1 dport 4754 ttl inherit"},
+		{"gre-in-udp", v6, tunnel.ModeGREInUDP, "tun0: gre-in-udp remote 2001:db8::2 local 2001:db8::1 dport 4754 ttl inherit"},
+	} {
+		t.Run(tt.mode+"/"+tt.addr[1], func(t *testing.T) {
+			o, err := parseFlags(append([]string{"-mode", tt.mode}, tt.addr...))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, o.cfg.Mode)
+			assert.Equal(t, tt.show, o.cfg.String())
+		})
+	}
+}
+
+func TestParseFlagsOptions(t *testing.T) {
+	key := func(k gre.Key) *gre.Key { return &k }
+	base := []string{"-name", "gre1", "-local", "198.51.100.1", "-remote", "198.51.100.2"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want func(o *options) // edits the expected options from the base
+	}{
+		{"defaults", nil, func(o *options) {}},
+		{"key sets both", []string{"-key", "5"}, func(o *options) { o.cfg.IKey, o.cfg.OKey = key(5), key(5) }},
+		{"dotted key", []string{"-key", "10.0.0.1"}, func(o *options) { o.cfg.IKey, o.cfg.OKey = key(0x0a000001), key(0x0a000001) }},
+		{"ikey okey", []string{"-ikey", "1", "-okey", "0x2"}, func(o *options) { o.cfg.IKey, o.cfg.OKey = key(1), key(2) }},
+		{"csum sets both", []string{"-csum"}, func(o *options) { o.cfg.ICsum, o.cfg.OCsum = true, true }},
+		{"icsum", []string{"-icsum"}, func(o *options) { o.cfg.ICsum = true }},
+		{"ocsum", []string{"-ocsum"}, func(o *options) { o.cfg.OCsum = true }},
+		{"seq sets both", []string{"-seq", "-reorder", "8"}, func(o *options) { o.cfg.ISeq, o.cfg.OSeq, o.cfg.Reorder = true, true, 8 }},
+		{"iseq oseq", []string{"-iseq", "-oseq"}, func(o *options) { o.cfg.ISeq, o.cfg.OSeq = true, true }},
+		{"ttl inherit", []string{"-ttl", "inherit"}, func(o *options) { o.cfg.TTL = 0 }},
+		{"ttl 255", []string{"-ttl", "255"}, func(o *options) { o.cfg.TTL = 255 }},
+		{"tos inherit", []string{"-tos", "inherit"}, func(o *options) { o.cfg.InheritTOS = true }},
+		{"tos 0x10", []string{"-tos", "0x10"}, func(o *options) { o.cfg.TOS = 0x10 }},
+		{"nopmtudisc", []string{"-nopmtudisc"}, func(o *options) { o.cfg.NoPMTUDisc = true }},
+		{"dev mtu", []string{"-dev", "eth0", "-mtu", "1400"}, func(o *options) { o.cfg.Link, o.cfg.MTU = "eth0", 1400 }},
+		{"addrs routes", []string{"-addr", "192.0.2.1/30", "-addr", "2001:db8:1::1/64", "-route", "203.0.113.0/24"}, func(o *options) {
+			o.addrs = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/30"), netip.MustParsePrefix("2001:db8:1::1/64")}
+			o.routes = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+		}},
+		{"stats", []string{"-stats", "10s"}, func(o *options) { o.stats = 10 * time.Second }},
+		{"gre-in-udp ports", []string{"-mode", "gre-in-udp", "-port", "4755", "-lport", "5000"}, func(o *options) {
+			o.cfg.Mode, o.cfg.Port, o.lport = tunnel.ModeGREInUDP, 4755, 5000
+		}},
+		{"gre-in-udp default ports", []string{"-mode", "gre-in-udp"}, func(o *options) {
+			o.cfg.Mode, o.cfg.Port, o.lport = tunnel.ModeGREInUDP, 4754, 4754
+		}},
+		{"any", []string{"-local", "any", "-remote", "any"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := &options{cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE,
+				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2")}}
+			tt.want(want)
+			got, err := parseFlags(append(append([]string(nil), base...), tt.args...))
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+// TestRunBadFlags checks that each bad flag ends the daemon before it
+// touches the system, with status 2 and a one-line message.
+func TestRunBadFlags(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"unknown mode", []string{"-mode", "vxlan"}, `gretun: tunnel "tun0": mode vxlan: unknown mode`},
+		{"gretap", []string{"-mode", "gretap"}, `gretun: tunnel "tun0": mode gretap: not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)`},
+		{"bad key", []string{"-key", "1.2.3"}, `gretun: tunnel "tun0": key 1.2.3: gre: ParseKey("1.2.3"): invalid GRE key`},
+		{"bad ikey", []string{"-ikey", "x"}, `gretun: tunnel "tun0": ikey x: gre: ParseKey("x"): invalid GRE key`},
+		{"key too big", []string{"-okey", "4294967296"}, `gretun: tunnel "tun0": okey 4294967296: gre: ParseKey("4294967296")`},
+		{"bad local", []string{"-local", "198.51.100"}, `gretun: tunnel "tun0": local 198.51.100: ParseAddr("198.51.100"): IPv4 address too short`},
+		{"bad remote", []string{"-remote", "host"}, `gretun: tunnel "tun0": remote host: ParseAddr("host")`},
+		{"wrong family", []string{"-mode", "ip6gre", "-remote", "198.51.100.2"}, `gretun: tunnel "tun0": remote 198.51.100.2: address of the wrong family for the mode`},
+		{"bad addr", []string{"-addr", "192.0.2.1"}, `gretun: invalid value "192.0.2.1" for flag -addr: netip.ParsePrefix("192.0.2.1"): no '/'`},
+		{"bad route", []string{"-route", "203.0.113.0/33"}, `gretun: invalid value "203.0.113.0/33" for flag -route`},
+		{"fixed ttl with nopmtudisc", []string{"-ttl", "64", "-nopmtudisc"}, `gretun: tunnel "tun0": ttl 64: ttl != 0 and nopmtudisc are incompatible`},
+		{"ttl out of range", []string{"-ttl", "300"}, `gretun: tunnel "tun0": ttl 300: out of range`},
+		{"tos", []string{"-tos", "0x1"}, `gretun: tunnel "tun0": tos 0x1:`},
+		{"key on ipip", []string{"-mode", "ipip", "-key", "5"}, `gretun: tunnel "tun0": ikey 0.0.0.5: only GRE modes have keys, checksums and sequence numbers`},
+		{"csum on sit", []string{"-mode", "sit", "-csum"}, `gretun: tunnel "tun0": icsum: only GRE modes have keys, checksums and sequence numbers`},
+		{"reorder without iseq", []string{"-reorder", "4"}, `gretun: tunnel "tun0": reorder 4: out of range`},
+		{"port on gre", []string{"-port", "4755"}, `gretun: tunnel "tun0": port 4755: only mode gre-in-udp has UDP ports`},
+		{"lport 0", []string{"-mode", "gre-in-udp", "-lport", "0"}, `gretun: tunnel "tun0": lport 0: out of range`},
+		{"mtu not a number", []string{"-mtu", "big"}, `gretun: invalid value "big" for flag -mtu: parse error`},
+		{"unknown flag", []string{"-foo"}, `gretun: flag provided but not defined: -foo`},
+		{"argument", []string{"extra"}, `gretun: unexpected argument "extra"`},
+		{"empty name", []string{"-name", ""}, `gretun: tunnel "": name "": name empty or already in use`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			assert.Equal(t, exitUsage, run(tt.args, &out, &errb))
+			assert.Empty(t, out.String())
+			msg := errb.String()
+			assert.True(t, strings.HasPrefix(msg, tt.msg), "message %q, want %q", msg, tt.msg)
+			assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+		})
+	}
+}
+
+func TestRunHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitOK, run([]string{"-h"}, &out, &errb))
+	assert.Contains(t, errb.String(), "usage: gretun -name NAME -mode MODE")
+}

@@ -1,0 +1,469 @@
+//go:build linux
+
+// Command gretun is a user-space tunnel daemon: one tunnel, configured
+// like `ip tunnel add`, between a TUN device and a raw IP socket (or a UDP
+// socket for GRE-in-UDP), run by the ipencap engine. It needs root
+// (CAP_NET_ADMIN for the TUN device, CAP_NET_RAW for the raw socket), and
+// the kernel needs no tunnel module.
+//
+//	gretun -name NAME -mode MODE -local ADDR -remote ADDR
+//	       [-ikey K] [-okey K] [-key K] [-icsum] [-ocsum] [-csum]
+//	       [-iseq] [-oseq] [-seq] [-reorder N] [-ttl N|inherit]
+//	       [-tos 0xNN|inherit] [-nopmtudisc] [-dev LINK] [-mtu N]
+//	       [-addr PREFIX]... [-route PREFIX]... [-port N] [-lport N]
+//	       [-stats INTERVAL]
+//
+// The modes are those of `ip tunnel`: gre, ipip, sit and mobile (over
+// IPv4), ip6gre, ip6ip6 and ipip6 (over IPv6), and gre-in-udp (RFC 8086,
+// over either, to UDP port -port from -lport). gretap is not offered: a
+// TUN device carries IP packets, and gretap carries Ethernet frames.
+//
+// Two hosts, here two network namespaces joined by a veth pair:
+//
+//	ip netns add a; ip netns add b
+//	ip link add va netns a type veth peer name vb netns b
+//	ip -n a addr add 198.51.100.1/24 dev va; ip -n a link set va up
+//	ip -n b addr add 198.51.100.2/24 dev vb; ip -n b link set vb up
+//	ip netns exec a gretun -name gre1 -mode gre -local 198.51.100.1 \
+//	    -remote 198.51.100.2 -key 5 -csum -seq -addr 192.0.2.1/30 &
+//	ip netns exec b gretun -name gre1 -mode gre -local 198.51.100.2 \
+//	    -remote 198.51.100.1 -key 5 -csum -seq -addr 192.0.2.2/30 &
+//	ip netns exec a ping 192.0.2.2
+//
+// At start gretun prints the tunnel as `ip tunnel show` does:
+//
+//	gre1: gre/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit key 5 icsum ocsum iseq oseq
+//
+// It prints the counters with the names of `ip -s tunnel show` (and a
+// third line with the ones iproute2 folds into Errors, and the engine's
+// count of packets no tunnel took) on SIGUSR1, every -stats interval, and
+// once more when it exits. SIGINT or SIGTERM closes the tunnel, removes
+// the device and exits with status 0. A bad flag is reported in one line
+// on stderr, with exit status 2; a failure to set up, with status 1.
+//
+// The TUN device gets the tunnel's MTU: -mtu, or the underlay MTU (of
+// -dev, else of the route to -remote, else 1500) less the exact overhead
+// of the mode and options. With local any, outer packets leave from the
+// route's source address. When the kernel reports a smaller path MTU
+// towards the remote, the tunnel MTU drops and the engine answers larger
+// packets with ICMP "fragmentation needed" or "packet too big"; the
+// device keeps its MTU.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/outer"
+	"github.com/ipencap/ipencap/tunnel"
+	"github.com/ipencap/ipencap/tunnel/rawsock"
+	"github.com/ipencap/ipencap/tunnel/tundev"
+	"github.com/ipencap/ipencap/tunnel/udp"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitSetup = 1 // the tunnel could not be set up
+	exitUsage = 2 // bad flags
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options is what the flags say: the tunnel, and the daemon around it.
+type options struct {
+	cfg    tunnel.Config
+	addrs  []netip.Prefix // -addr: inner addresses of the TUN device
+	routes []netip.Prefix // -route
+	lport  uint16         // -lport: local UDP port of gre-in-udp
+	stats  time.Duration  // -stats: 0 never
+}
+
+// errGRETap refuses mode gretap.
+var errGRETap = errors.New("not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)")
+
+// errUDPOnly refuses -port and -lport on modes other than gre-in-udp.
+var errUDPOnly = errors.New("only mode gre-in-udp has UDP ports")
+
+// parseFlags reads the command line. Its errors are one line each: those
+// of package flag (an unknown flag, a value that is not a number), and
+// *tunnel.ConfigError values for the tunnel's options, with the messages
+// of [tunnel.Config.Validate]. -h gives flag.ErrHelp.
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("gretun", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := &options{}
+	str, bln := fs.String, fs.Bool
+	name := str("name", "tun0", "tunnel and TUN device `name`")
+	mode := str("mode", "gre", "gre, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
+	local := str("local", "any", "outer source `address`")
+	remote := str("remote", "any", "outer destination `address`")
+	ikey := str("ikey", "", "key received packets must carry (number or dotted quad)")
+	okey := str("okey", "", "key to send")
+	key := str("key", "", "ikey and okey")
+	icsum, ocsum, csum := bln("icsum", false, "require GRE checksums"), bln("ocsum", false, "send GRE checksums"), bln("csum", false, "icsum and ocsum")
+	iseq, oseq, seq := bln("iseq", false, "require sequence numbers"), bln("oseq", false, "send sequence numbers"), bln("seq", false, "iseq and oseq")
+	reorder := fs.Int("reorder", 0, "with iseq: hold up to `N` packets that arrive ahead of a gap")
+	ttl := str("ttl", "inherit", "outer TTL 1–255, or inherit")
+	tos := str("tos", "", "outer TOS in hex (0xNN or NN, as iproute2), or inherit")
+	nopmtudisc := bln("nopmtudisc", false, "clear DF on outer packets (needs ttl inherit)")
+	dev := str("dev", "", "underlay `link` to bind to")
+	mtu := fs.Int("mtu", 0, "tunnel MTU; 0: the underlay MTU less the overhead")
+	port := fs.Uint("port", tunnel.DefaultGREInUDPPort, "gre-in-udp: UDP destination `port`")
+	lport := fs.Uint("lport", tunnel.DefaultGREInUDPPort, "gre-in-udp: local UDP `port`")
+	statsEvery := fs.Duration("stats", 0, "print the counters every `interval` (0: only on SIGUSR1 and at exit)")
+	addrFlag, routeFlag := prefixList{&o.addrs}, prefixList{&o.routes}
+	fs.Var(addrFlag, "addr", "inner address with prefix length of the TUN device (repeatable)")
+	fs.Var(routeFlag, "route", "prefix routed through the TUN device (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c := &o.cfg
+	c.Name = *name
+	configErr := func(field, value string, err error) error {
+		return &tunnel.ConfigError{Tunnel: c.Name, Field: field, Value: value, Err: err}
+	}
+
+	m, err := tunnel.ParseMode(*mode)
+	if err != nil {
+		return nil, configErr("mode", *mode, tunnel.ErrConfigMode)
+	}
+	if m == tunnel.ModeGRETap {
+		return nil, configErr("mode", *mode, errGRETap)
+	}
+	c.Mode = m
+	for _, a := range []struct {
+		field string
+		text  string
+		dst   *netip.Addr
+	}{{"local", *local, &c.Local}, {"remote", *remote, &c.Remote}} {
+		if a.text == "any" || a.text == "" {
+			continue
+		}
+		addr, err := netip.ParseAddr(a.text)
+		if err != nil {
+			return nil, configErr(a.field, a.text, err)
+		}
+		*a.dst = addr
+	}
+	for _, k := range []struct {
+		field string
+		text  string
+		dst   []**gre.Key
+	}{{"key", *key, []**gre.Key{&c.IKey, &c.OKey}}, {"ikey", *ikey, []**gre.Key{&c.IKey}}, {"okey", *okey, []**gre.Key{&c.OKey}}} {
+		if k.text == "" {
+			continue
+		}
+		v, err := gre.ParseKey(k.text)
+		if err != nil {
+			return nil, configErr(k.field, k.text, err)
+		}
+		for _, d := range k.dst {
+			*d = &v
+		}
+	}
+	c.ICsum, c.OCsum = *icsum || *csum, *ocsum || *csum
+	c.ISeq, c.OSeq = *iseq || *seq, *oseq || *seq
+	c.Reorder = *reorder
+	if *ttl != "inherit" {
+		v, err := strconv.ParseUint(*ttl, 0, 8)
+		if err != nil {
+			return nil, configErr("ttl", *ttl, tunnel.ErrConfigRange)
+		}
+		c.TTL = uint8(v) // 0 is inherit too, as in iproute2
+	}
+	switch *tos {
+	case "", "0":
+	case "inherit":
+		c.InheritTOS = true
+	default:
+		v, err := strconv.ParseUint(strings.TrimPrefix(*tos, "0x"), 16, 8)
+		if err != nil {
+			return nil, configErr("tos", *tos, tunnel.ErrConfigRange)
+		}
+		c.TOS = uint8(v)
+	}
+	c.NoPMTUDisc = *nopmtudisc
+	c.Link = *dev
+	c.MTU = *mtu
+	for _, p := range []struct {
+		field string
+		v     uint
+	}{{"port", *port}, {"lport", *lport}} {
+		if p.v == 0 || p.v > 65535 {
+			return nil, configErr(p.field, strconv.FormatUint(uint64(p.v), 10), tunnel.ErrConfigRange)
+		}
+		if set[p.field] && m != tunnel.ModeGREInUDP {
+			return nil, configErr(p.field, strconv.FormatUint(uint64(p.v), 10), errUDPOnly)
+		}
+	}
+	if m == tunnel.ModeGREInUDP {
+		c.Port = uint16(*port)
+		o.lport = uint16(*lport)
+	}
+	if *statsEvery < 0 {
+		return nil, configErr("stats", statsEvery.String(), tunnel.ErrConfigRange)
+	}
+	o.stats = *statsEvery
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// prefixList is a repeatable flag of prefixes with their host bits
+// (192.0.2.1/30).
+type prefixList struct{ list *[]netip.Prefix }
+
+func (l prefixList) String() string {
+	if l.list == nil {
+		return ""
+	}
+	s := make([]string, len(*l.list))
+	for i, p := range *l.list {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l prefixList) Set(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return err
+	}
+	*l.list = append(*l.list, p)
+	return nil
+}
+
+const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [options]
+  modes: gre ipip sit mobile (IPv4), ip6gre ip6ip6 ipip6 (IPv6), gre-in-udp
+  -ikey K -okey K -key K   GRE keys (number or dotted quad)
+  -icsum -ocsum -csum      GRE checksums
+  -iseq -oseq -seq         GRE sequence numbers; -reorder N holds N packets ahead of a gap
+  -ttl N|inherit           outer TTL (default inherit)
+  -tos 0xNN|inherit        outer TOS, hex as in iproute2 ("10" is 0x10)
+  -nopmtudisc              clear DF on outer packets (needs ttl inherit)
+  -dev LINK                underlay link
+  -mtu N                   tunnel MTU (default: underlay MTU less the overhead)
+  -addr PREFIX             inner address of the TUN device (repeatable)
+  -route PREFIX            route through the TUN device (repeatable)
+  -port N -lport N         gre-in-udp destination and local UDP ports (4754)
+  -stats INTERVAL          print the counters every INTERVAL (and on SIGUSR1)
+`
+
+// run is the daemon: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "gretun:", err)
+		return exitUsage
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := start(o, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "gretun:", err)
+		return exitSetup
+	}
+	fmt.Fprintln(stdout, d.t)
+
+	var tick <-chan time.Time
+	if o.stats > 0 {
+		tk := time.NewTicker(o.stats)
+		defer tk.Stop()
+		tick = tk.C
+	}
+	for done := false; !done; {
+		select {
+		case <-tick:
+			d.printStats(stdout)
+		case s := <-sigs:
+			if s == syscall.SIGUSR1 {
+				d.printStats(stdout)
+				continue
+			}
+			done = true
+		}
+	}
+	err = d.eng.Close() // closes the sockets and the TUN device
+	d.printStats(stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "gretun: close:", err)
+	}
+	return exitOK
+}
+
+// daemon is a running tunnel.
+type daemon struct {
+	eng *tunnel.Engine
+	t   *tunnel.Tunnel
+	dev *tundev.Device
+}
+
+// start opens the underlay socket and the TUN device and adds the tunnel.
+func start(o *options, log *slog.Logger) (*daemon, error) {
+	c := o.cfg
+	c.Logger = log
+	v6 := c.Mode == tunnel.ModeIP6GRE || c.Mode == tunnel.ModeIP6IP6 || c.Mode == tunnel.ModeIPIP6 ||
+		c.Local.Is6() || c.Remote.Is6()
+
+	// The underlay's MTU and, for local any, the source address come from
+	// the link (-dev) or the route to the remote.
+	ulMTU, src, err := underlayInfo(c.Link, c.Remote)
+	if err != nil {
+		return nil, err
+	}
+	local := c.Local
+	if !local.IsValid() || local.IsUnspecified() {
+		local = src
+	}
+
+	eng := tunnel.NewEngine(tunnel.EngineConfig{Logger: log})
+	ok := false
+	defer func() {
+		if !ok {
+			eng.Close()
+		}
+	}()
+	ul := tunnel.UnderlayConfig{Name: c.Link, MTU: ulMTU}
+	if ul.Name == "" {
+		ul.Name = "wire"
+	}
+	if local.IsValid() {
+		ul.Local = []netip.Addr{local}
+	}
+	var u tunnel.Underlay
+	if c.Mode == tunnel.ModeGREInUDP {
+		ul.Framing = tunnel.FramingUDP
+		bind := netip.AddrPortFrom(c.Local, o.lport)
+		if !c.Local.IsValid() {
+			bind = netip.AddrPortFrom(netip.IPv4Unspecified(), o.lport)
+			if v6 {
+				bind = netip.AddrPortFrom(netip.IPv6Unspecified(), o.lport)
+			}
+		}
+		u, err = udp.Open(udp.Config{Local: bind, Link: c.Link})
+	} else {
+		ul.Framing = tunnel.FramingIP
+		bind := c.Local
+		if bind.IsValid() && bind.IsUnspecified() {
+			bind = netip.Addr{}
+		}
+		u, err = rawsock.Open(rawsock.Config{Proto: protoOf(c.Mode), IPv6: v6, Local: bind, Link: c.Link,
+			OnPathMTU: func(remote netip.Addr, mtu int) { eng.PathMTU(remote, mtu) }})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.AddUnderlay(u, ul); err != nil {
+		u.Close()
+		return nil, err
+	}
+	dev, err := tundev.Open(tundev.Config{Name: c.Name, MTU: c.MTU, Addrs: o.addrs, Routes: o.routes})
+	if err != nil {
+		return nil, err
+	}
+	t, err := eng.Add(c, dev)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	if err := dev.SetMTU(t.MTU()); err != nil {
+		return nil, err
+	}
+	ok = true
+	return &daemon{eng: eng, t: t, dev: dev}, nil
+}
+
+// protoOf returns the IP protocol of a mode carried by a raw socket.
+func protoOf(m tunnel.Mode) outer.IPProto {
+	switch m {
+	case tunnel.ModeIPIP, tunnel.ModeIPIP6:
+		return outer.ProtoIPIP
+	case tunnel.ModeSIT, tunnel.ModeIP6IP6:
+		return outer.ProtoIPv6
+	case tunnel.ModeMobile:
+		return outer.ProtoMinimal
+	}
+	return outer.ProtoGRE
+}
+
+// underlayInfo returns the MTU of link, or of the route to remote (the
+// route's own MTU, else its device's), and the route's preferred source
+// address; 1500 and no address when there is neither.
+func underlayInfo(link string, remote netip.Addr) (mtu int, src netip.Addr, err error) {
+	mtu = 1500
+	if link != "" {
+		l, err := netlink.LinkByName(link)
+		if err != nil {
+			return 0, netip.Addr{}, fmt.Errorf("dev %s: %w", link, err)
+		}
+		mtu = l.Attrs().MTU
+	}
+	if !remote.IsValid() || remote.IsUnspecified() || remote.IsMulticast() {
+		return mtu, netip.Addr{}, nil
+	}
+	routes, err := netlink.RouteGet(remote.AsSlice())
+	if err != nil || len(routes) == 0 {
+		return mtu, netip.Addr{}, nil // no route yet: the defaults
+	}
+	r := routes[0]
+	if src, _ = netip.AddrFromSlice(r.Src); remote.Is4() {
+		src = src.Unmap() // net.IP keeps IPv4 in 16 bytes
+	}
+	if link == "" {
+		switch l, err := netlink.LinkByIndex(r.LinkIndex); {
+		case r.MTU > 0:
+			mtu = r.MTU
+		case err == nil:
+			mtu = l.Attrs().MTU
+		}
+	}
+	return mtu, src, nil
+}
+
+// printStats prints the counters as `ip -s tunnel show` does, with a third
+// line for the drop counters iproute2 folds into Errors and the engine's
+// packets that no tunnel took.
+func (d *daemon) printStats(w io.Writer) {
+	s, e := d.t.Stats(), d.eng.Stats()
+	fmt.Fprintf(w, "%v\n"+
+		"    RX: %-10s %-10s %-8s %-8s %-8s %s\n"+
+		"        %-10d %-10d %-8d %-8d %-8d %d\n"+
+		"    TX: %-10s %-10s %-8s %-8s %-8s %s\n"+
+		"        %-10d %-10d %-8d %-8d %-8d %d\n"+
+		"    rx_frame %d rx_dropped %d rx_ecn_alarms %d tx_toobig %d tx_invalid %d tx_icmp %d tx_fragmented %d no_tunnel %d\n",
+		d.t,
+		"Packets", "Bytes", "Errors", "CsumErrs", "OutOfSeq", "Mcasts",
+		s.RxPackets, s.RxBytes, s.RxErrors, s.RxCsumErrors, s.RxOutOfSeq, s.RxMulticast,
+		"Packets", "Bytes", "Errors", "DeadLoop", "NoRoute", "NoBufs",
+		s.TxPackets, s.TxBytes, s.TxErrors, s.TxDeadLoop, s.TxNoRoute, s.TxNoBufs,
+		s.RxFrameErrors, s.RxDropped, s.RxECNAlarms, s.TxTooBig, s.TxInvalid, s.TxICMP, s.TxFragmented, e.RxNoTunnel)
+}
