@@ -67,8 +67,8 @@ func FuzzDecap(f *testing.F) {
 		}
 
 		// Re-encapsulate with the fields Decap reported.
-		if o.Src.Is4In6() || o.Dst.Is4In6() || o.Src.Is4() != o.Dst.Is4() {
-			return // Config refuses IPv4-mapped outer addresses
+		if o.Src.Is4In6() || o.Dst.Is4In6() || o.Src.Is4() != o.Dst.Is4() || o.Src.IsUnspecified() || o.Dst.IsUnspecified() {
+			return // Config refuses IPv4-mapped and unspecified outer addresses
 		}
 		cfg := ipip.Config{Local: o.Src, Remote: o.Dst, TTL: o.TTL, TOS: o.TOS &^ 3}
 		e, err := ipip.NewEncapsulator(cfg)
