@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/ipencap/ipencap/internal/testpkt"
 )
@@ -72,85 +69,18 @@ func gretunBinary(t *testing.T) string {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testpkt.Missing(t, "root (CAP_NET_ADMIN, CAP_NET_RAW) for TUN devices, raw sockets and network namespaces")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		testpkt.Missing(t, "/dev/net/tun")
-	}
-}
-
-// in runs fn on a thread switched into ns: sockets fn creates, and
-// processes it starts, belong to ns.
-func in(t *testing.T, ns netns.NsHandle, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	require.NoError(t, err)
-	defer orig.Close()
-	require.NoError(t, netns.Set(ns))
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err) // the thread is in the wrong namespace: do not reuse it
-		}
-	}()
-	fn()
+	testpkt.NeedRoot(t, "TUN devices, raw sockets and network namespaces")
+	testpkt.NeedTUN(t)
 }
 
 // newWire creates two network namespaces joined by a veth pair, va in a
-// with wireA4 and wireA6, vb in b with wireB4 and wireB6. They have no
-// name: they go away with their handles and the processes in them.
-func newWire(t *testing.T) (a, b netns.NsHandle) {
+// with wireA4 and wireA6, vb in b with wireB4 and wireB6, deleted when the
+// test ends.
+func newWire(t *testing.T) (a, b *testpkt.NS) {
 	t.Helper()
 	needRoot(t)
-	var nss [2]netns.NsHandle
-	func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		orig, err := netns.Get()
-		require.NoError(t, err)
-		defer orig.Close()
-		for i := range nss {
-			ns, err := netns.New() // switches this thread
-			if err != nil {
-				require.NoError(t, netns.Set(orig))
-				testpkt.Missing(t, "network namespaces: "+err.Error())
-			}
-			t.Cleanup(func() { ns.Close() })
-			nss[i] = ns
-		}
-		require.NoError(t, netns.Set(orig))
-	}()
-	a, b = nss[0], nss[1]
-	ha, err := netlink.NewHandleAt(a)
-	require.NoError(t, err)
-	defer ha.Close()
-	hb, err := netlink.NewHandleAt(b)
-	require.NoError(t, err)
-	defer hb.Close()
-	require.NoError(t, ha.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "va"}, PeerName: "vb",
-		PeerNamespace: netlink.NsFd(int(b))}))
-	for _, side := range []struct {
-		h     *netlink.Handle
-		link  string
-		addrs []netip.Prefix
-	}{{ha, "va", []netip.Prefix{wireA4, wireA6}}, {hb, "vb", []netip.Prefix{wireB4, wireB6}}} {
-		l, err := side.h.LinkByName(side.link)
-		require.NoError(t, err)
-		for _, p := range side.addrs {
-			a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
-			if p.Addr().Is6() {
-				a.Flags = unix.IFA_F_NODAD
-			}
-			require.NoError(t, side.h.AddrAdd(l, a))
-		}
-		require.NoError(t, side.h.LinkSetUp(l))
-		lo, err := side.h.LinkByName("lo")
-		require.NoError(t, err)
-		require.NoError(t, side.h.LinkSetUp(lo))
-	}
-	return a, b
+	return testpkt.NewPair(t, "va", []string{wireA4.String(), wireA6.String()},
+		"vb", []string{wireB4.String(), wireB6.String()})
 }
 
 // syncBuffer is a bytes.Buffer for a process's output, read while the
@@ -184,13 +114,11 @@ type daemonProc struct {
 
 // startDaemon runs gretun in ns with args, waits for its first line and
 // kills it (by PID) when the test ends if it is still running.
-func startDaemon(t *testing.T, ns netns.NsHandle, name string, args ...string) *daemonProc {
+func startDaemon(t *testing.T, ns *testpkt.NS, name string, args ...string) *daemonProc {
 	t.Helper()
 	p := &daemonProc{cmd: exec.Command(gretunBinary(t), args...), done: make(chan struct{}), name: name}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	var err error
-	in(t, ns, func() { err = p.cmd.Start() }) // the child inherits the thread's namespace
-	require.NoError(t, err)
+	ns.Start(t, p.cmd)
 	go func() {
 		p.waitErr = p.cmd.Wait()
 		close(p.done)
@@ -272,7 +200,7 @@ func lastStats(t *testing.T, out string) (rx, tx []uint64) {
 
 // stop sends SIGTERM and checks that the daemon exits with status 0,
 // printing its counters, and that its device is gone.
-func (p *daemonProc) stop(t *testing.T, ns netns.NsHandle, dev string) {
+func (p *daemonProc) stop(t *testing.T, ns *testpkt.NS, dev string) {
 	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -283,24 +211,21 @@ func (p *daemonProc) stop(t *testing.T, ns netns.NsHandle, dev string) {
 	require.NoError(t, p.waitErr, "%s: %s", p.name, p.stderr.String())
 	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode())
 	lastStats(t, p.stdout.String())
-	h, err := netlink.NewHandleAt(ns)
-	require.NoError(t, err)
-	defer h.Close()
-	_, err = h.LinkByName(dev)
+	_, err := ns.NL.LinkByName(dev)
 	var nf netlink.LinkNotFoundError
 	assert.ErrorAs(t, err, &nf, "%s removed its device", p.name)
 }
 
 // udpThrough sends n datagrams from a to dst in b and checks they all
 // arrive, intact.
-func udpThrough(t *testing.T, a, b netns.NsHandle, dst netip.AddrPort, n, maxSize int) {
+func udpThrough(t *testing.T, a, b *testpkt.NS, dst netip.AddrPort, n, maxSize int) {
 	t.Helper()
 	var rc, sc *net.UDPConn
 	var err error
-	in(t, b, func() { rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(dst)) })
+	b.Do(t, func() { rc, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(dst)) })
 	require.NoError(t, err)
 	defer rc.Close()
-	in(t, a, func() { sc, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst)) })
+	a.Do(t, func() { sc, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst)) })
 	require.NoError(t, err)
 	defer sc.Close()
 	var want [][]byte
@@ -321,11 +246,11 @@ func udpThrough(t *testing.T, a, b netns.NsHandle, dst netip.AddrPort, n, maxSiz
 }
 
 // tcpThrough sends size bytes over TCP from a to dst in b.
-func tcpThrough(t *testing.T, a, b netns.NsHandle, dst netip.AddrPort, size int) {
+func tcpThrough(t *testing.T, a, b *testpkt.NS, dst netip.AddrPort, size int) {
 	t.Helper()
 	var ln *net.TCPListener
 	var err error
-	in(t, b, func() { ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(dst)) })
+	b.Do(t, func() { ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(dst)) })
 	require.NoError(t, err)
 	defer ln.Close()
 	want := make([]byte, size)
@@ -343,7 +268,7 @@ func tcpThrough(t *testing.T, a, b netns.NsHandle, dst netip.AddrPort, size int)
 		got <- b
 	}()
 	var c net.Conn
-	in(t, a, func() { c, err = net.DialTimeout("tcp", dst.String(), 5*time.Second) })
+	a.Do(t, func() { c, err = net.DialTimeout("tcp", dst.String(), 5*time.Second) })
 	require.NoError(t, err)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	_, err = c.Write(want)
@@ -368,10 +293,7 @@ func TestDaemonGRE(t *testing.T) {
 
 	// The TUN device has the tunnel MTU: 1500 less 20 (IPv4), 4 (GRE)
 	// and 4 each for checksum, key and sequence number.
-	h, err := netlink.NewHandleAt(a)
-	require.NoError(t, err)
-	defer h.Close()
-	l, err := h.LinkByName("gre1")
+	l, err := a.NL.LinkByName("gre1")
 	require.NoError(t, err)
 	assert.Equal(t, 1464, l.Attrs().MTU)
 
@@ -478,10 +400,7 @@ func TestDaemonModes(t *testing.T) {
 			pa := startDaemon(t, a, "gretun A", append(argsA, tt.extra...)...)
 			pb := startDaemon(t, b, "gretun B", append(argsB, extraB...)...)
 			t.Log(pa.start)
-			h, err := netlink.NewHandleAt(a)
-			require.NoError(t, err)
-			defer h.Close()
-			l, err := h.LinkByName("tnl")
+			l, err := a.NL.LinkByName("tnl")
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantMTU, l.Attrs().MTU, "TUN MTU = tunnel MTU")
 

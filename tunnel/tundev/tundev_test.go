@@ -8,15 +8,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/ipencap/ipencap/internal/checksum"
@@ -33,59 +30,20 @@ var (
 	extra4 = netip.MustParsePrefix("203.0.113.0/24")
 )
 
-// newNetns returns a new network namespace, removed when the test ends (it
-// has no name: it lives as long as the handle and what was created in it).
-func newNetns(t *testing.T) netns.NsHandle {
+// newNetns returns a new network namespace with its loopback up, deleted
+// when the test ends.
+func newNetns(t *testing.T) *testpkt.NS {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		testpkt.Missing(t, "root (CAP_NET_ADMIN) for TUN devices and network namespaces")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		testpkt.Missing(t, "/dev/net/tun")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	require.NoError(t, err)
-	defer orig.Close()
-	ns, err := netns.New() // switches this thread
-	if err != nil {
-		testpkt.Missing(t, "network namespaces: "+err.Error())
-	}
-	require.NoError(t, netns.Set(orig))
-	t.Cleanup(func() { ns.Close() })
-	nl, err := netlink.NewHandleAt(ns)
-	require.NoError(t, err)
-	defer nl.Close()
-	lo, err := nl.LinkByName("lo")
-	require.NoError(t, err)
-	require.NoError(t, nl.LinkSetUp(lo))
-	return ns
+	testpkt.NeedRoot(t, "TUN devices and network namespaces")
+	testpkt.NeedTUN(t)
+	return testpkt.NewNS(t)
 }
 
-// in runs fn on a thread switched into ns; sockets and devices fn creates
-// stay in ns.
-func in(t *testing.T, ns netns.NsHandle, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	require.NoError(t, err)
-	defer orig.Close()
-	require.NoError(t, netns.Set(ns))
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err) // the thread is in the wrong namespace: do not reuse it
-		}
-	}()
-	fn()
-}
-
-func open(t *testing.T, ns netns.NsHandle, cfg tundev.Config) *tundev.Device {
+func open(t *testing.T, ns *testpkt.NS, cfg tundev.Config) *tundev.Device {
 	t.Helper()
 	var dev *tundev.Device
 	var err error
-	in(t, ns, func() { dev, err = tundev.Open(cfg) })
+	ns.Do(t, func() { dev, err = tundev.Open(cfg) })
 	require.NoError(t, err)
 	t.Cleanup(func() { dev.Close() })
 	return dev
@@ -104,9 +62,7 @@ func TestOpenConfiguresLink(t *testing.T) {
 		assert.Equal(t, 1, dev.BatchSize())
 	}
 
-	nl, err := netlink.NewHandleAt(ns)
-	require.NoError(t, err)
-	defer nl.Close()
+	nl := ns.NL
 	link, err := nl.LinkByName("tundev0")
 	require.NoError(t, err)
 	assert.Equal(t, dev.Index(), link.Attrs().Index)
@@ -164,16 +120,14 @@ func TestOpenErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
-			in(t, ns, func() { _, err = tundev.Open(tt.cfg) })
+			ns.Do(t, func() { _, err = tundev.Open(tt.cfg) })
 			var e *tundev.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, tt.op, e.Op)
 		})
 	}
 	// Nothing was left behind.
-	nl, err := netlink.NewHandleAt(ns)
-	require.NoError(t, err)
-	defer nl.Close()
+	nl := ns.NL
 	links, err := nl.LinkList()
 	require.NoError(t, err)
 	for _, l := range links {
@@ -210,11 +164,11 @@ func udpPacket(src, dst netip.AddrPort, payload []byte, headroom, capacity int) 
 	return out
 }
 
-func listenUDP(t *testing.T, ns netns.NsHandle, addr netip.AddrPort) *net.UDPConn {
+func listenUDP(t *testing.T, ns *testpkt.NS, addr netip.AddrPort) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
 	var err error
-	in(t, ns, func() { c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr)) })
+	ns.Do(t, func() { c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr)) })
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c

@@ -53,7 +53,17 @@ type Config struct {
 	// Batch is the most packets ReadBatch and WriteBatch move in one
 	// call, 1–MaxBatch; 0 means DefaultBatch.
 	Batch int
+	// RcvBuf and SndBuf are the socket buffer sizes in bytes; 0 means
+	// DefaultBufSize. They are set with SO_RCVBUFFORCE / SO_SNDBUFFORCE
+	// where the process may (CAP_NET_ADMIN), else with SO_RCVBUF /
+	// SO_SNDBUF, which the kernel caps at net.core.rmem_max / wmem_max.
+	// The kernel's default (about 208 KiB) overflows under a burst of GRO
+	// messages from a fast sender.
+	RcvBuf, SndBuf int
 }
+
+// DefaultBufSize is the default socket buffer size: 4 MiB.
+const DefaultBufSize = 4 << 20
 
 // Stats are a Conn's counters since Open. Packets are GRE-in-UDP
 // datagrams; messages are the entries of sendmmsg and recvmmsg, one

@@ -185,6 +185,22 @@ func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bo
 					return
 				}
 			}
+			for _, b := range [...]struct{ force, plain, size int }{
+				{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.RcvBuf}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.SndBuf}} {
+				size := b.size
+				if size <= 0 {
+					size = DefaultBufSize
+				}
+				if sendOnly && b.force == unix.SO_RCVBUFFORCE {
+					continue // it drops all it receives
+				}
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, b.force, size) != nil {
+					if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, b.plain, size); e != nil {
+						err = os.NewSyscallError("setsockopt SO_RCVBUF/SO_SNDBUF", e)
+						return
+					}
+				}
+			}
 			if cfg.ZeroChecksum4 {
 				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1); e != nil {
 					err = os.NewSyscallError("setsockopt SO_NO_CHECK", e)
