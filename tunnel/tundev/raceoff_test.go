@@ -1,0 +1,5 @@
+//go:build !race
+
+package tundev_test
+
+const raceEnabled = false
