@@ -94,7 +94,8 @@ func TestAccounting(t *testing.T) {
 	eventually(t, func() bool {
 		s, si, es = p.t1.Stats(), tIPIP.Stats(), p.e1.Stats()
 		return es.RxPackets == arrived &&
-			s.RxPackets+s.RxErrors+s.RxDropped+si.RxPackets+si.RxErrors+si.RxDropped+
+			s.RxPackets+s.RxErrors+s.RxDropped+s.KeepaliveReplies+s.KeepalivesReflected+
+				si.RxPackets+si.RxErrors+si.RxDropped+si.KeepaliveReplies+si.KeepalivesReflected+
 				es.RxNoTunnel+es.RxFrameErrors+es.RxCsumErrors+es.RxUnknownProto == arrived
 	}, fmt.Sprintf("accounting: pipe %+v", ps))
 	t.Logf("pipe %+v\ngre %+v\nipip %+v\nengine %+v", ps, s, si, es)

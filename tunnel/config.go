@@ -173,10 +173,88 @@ type Config struct {
 	// overlay, whatever its address or key. Its Stats count them like any
 	// tunnel's. A fallback tunnel does not send.
 	Fallback bool
+	// Keepalive, when not 0, sends a Cisco-style GRE keepalive every
+	// Keepalive (`keepalive 10 5` on a Cisco tunnel interface is
+	// Keepalive: [DefaultKeepalive], KeepaliveRetries: 5) and runs the
+	// line protocol (see [Tunnel.LineUp]). ModeGRE only, with a remote:
+	// the request is an IPv4 GRE packet that the peer routes back to us.
+	// The far end needs no keepalive support of its own: it decapsulates
+	// the request and forwards the inner packet, the reply (see the
+	// package doc, and Reflect for an engine at the far end).
+	Keepalive time.Duration
+	// KeepaliveRetries is how many periods may pass without a reply
+	// before the line protocol goes down; 0 means
+	// [DefaultKeepaliveRetries] (5).
+	KeepaliveRetries int
+	// OnLineChange, when not nil, is called when the line protocol goes
+	// down or comes back up. Calls are serialised and made from the
+	// keepalive timer or the receive goroutine, so it must return quickly
+	// and must not call [Tunnel.Tick]; it may call LineUp and Stats.
+	OnLineChange func(t *Tunnel, up bool)
+	// Reflect answers peers' keepalive requests the way a Cisco router
+	// does by routing: the inner packet of a request (an IPv4 GRE packet
+	// of protocol 0 from this end to the peer) is written straight back to
+	// the underlay instead of to the overlay. Only requests whose inner
+	// source is this tunnel's local address and whose inner destination
+	// is this tunnel's remote, the outer ones swapped, are reflected,
+	// never to a destination that [gre.Reflectable] refuses, and at most
+	// [ReflectRate] per second (burst [ReflectBurst]); the others are
+	// dropped and counted in ReflectRefused. ModeGRE only. Off by
+	// default: the request is then delivered to the overlay like any
+	// packet, for the host to route.
+	Reflect bool
+	// ReflectAny, with Reflect, also reflects requests from sources other
+	// than the tunnel's remote (a tunnel with remote any, a fallback):
+	// the inner addresses must still be the outer ones swapped, so the
+	// reply goes back only to the host that sent the request.
+	ReflectAny bool
+	// ShapeRate, when not 0, shapes what the tunnel sends to ShapeRate
+	// bits per second with a token bucket, like `tc qdisc add dev tunl0
+	// root tbf rate R burst B limit L` (see the package doc).
+	ShapeRate uint64
+	// ShapeBurst is the bucket size in bytes (burst); 0 means the
+	// underlay MTU. A packet larger than the bucket is never sent.
+	ShapeBurst int
+	// ShapeLimit is how many bytes may wait for tokens (limit); a packet
+	// that would wait longer than ShapeLimit bytes take at ShapeRate is
+	// dropped (TxShapedDrops). 0 queues nothing: a packet that finds too
+	// few tokens is dropped at once (a policer).
+	ShapeLimit int
+	// Roam lets the remote follow the peer: the tunnel sends to the outer
+	// source (and, for GRE-in-UDP, the UDP source port) of the last
+	// packet that passed every one of its checks (key, checksum, sequence
+	// number), so a peer behind NAT or with a dynamic address keeps its
+	// tunnel. Remote is the first peer and must be set; the tunnel then
+	// receives from any source address. Not for ModeMobile. Off by
+	// default, and think before turning it on: a GRE key is not
+	// authentication (it travels in clear and, without sequence numbers,
+	// can be replayed), so anyone who can send the tunnel one packet with
+	// the right key (checksum, sequence number) can move it to themselves
+	// and receive what it sends. Use it over an authenticated underlay, or
+	// only where that is acceptable.
+	Roam bool
 	// Logger receives the tunnel's rare events (never one per packet); nil
 	// is silent.
 	Logger *slog.Logger
 }
+
+// Keepalive defaults, as on Cisco routers (`keepalive` with no arguments
+// is `keepalive 10 3` on some releases and 10 5 on others; this package
+// uses 5).
+const (
+	// DefaultKeepalive is the Cisco keepalive period.
+	DefaultKeepalive = 10 * time.Second
+	// DefaultKeepaliveRetries is KeepaliveRetries' default.
+	DefaultKeepaliveRetries = 5
+)
+
+// Reflector rate limit: each tunnel with Reflect answers at most
+// ReflectRate keepalive requests per second, with bursts of ReflectBurst
+// (a golang.org/x/time/rate token bucket).
+const (
+	ReflectRate  = 10
+	ReflectBurst = 10
+)
 
 // Configuration errors, wrapped in a [*ConfigError].
 var (
@@ -207,6 +285,13 @@ var (
 	// ErrConfigFallback means a fallback tunnel with a local, remote or
 	// ikey, or a second fallback of the same mode and family.
 	ErrConfigFallback = errors.New("a fallback tunnel has no local, remote or ikey, and is the only one of its mode")
+	// ErrConfigKeepalive means Keepalive or Reflect on a mode other than
+	// ModeGRE, keepalives without a remote, or a negative period or retry
+	// count.
+	ErrConfigKeepalive = errors.New("keepalives and reflection need mode gre (and keepalives a remote)")
+	// ErrConfigRoam means Roam without a remote, on a fallback tunnel or
+	// on ModeMobile.
+	ErrConfigRoam = errors.New("roam needs a remote and a mode other than mobile")
 	// ErrConfigMTU means an MTU below the minimum (68 for IPv4, 1280 when
 	// the tunnel carries IPv6) or above what the underlay can carry.
 	ErrConfigMTU = errors.New("mtu out of range")
@@ -320,6 +405,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Fallback && (!isAny(c.Local) || !isAny(c.Remote) || c.IKey != nil) {
 		return fail("fallback", "", ErrConfigFallback)
+	}
+	if c.Keepalive < 0 || (c.Keepalive > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Fallback)) {
+		return fail("keepalive", c.Keepalive.String(), ErrConfigKeepalive)
+	}
+	if c.KeepaliveRetries < 0 {
+		return fail("keepalive-retries", strconv.Itoa(c.KeepaliveRetries), ErrConfigKeepalive)
+	}
+	if (c.Reflect || c.ReflectAny) && c.Mode != ModeGRE {
+		return fail("reflect", "", ErrConfigKeepalive)
+	}
+	if c.ShapeBurst < 0 || c.ShapeBurst > 1<<30 || (c.ShapeBurst > 0 && c.ShapeRate == 0) {
+		return fail("burst", strconv.Itoa(c.ShapeBurst), ErrConfigRange)
+	}
+	if c.ShapeLimit < 0 || c.ShapeLimit > 1<<30 || (c.ShapeLimit > 0 && c.ShapeRate == 0) {
+		return fail("limit", strconv.Itoa(c.ShapeLimit), ErrConfigRange)
+	}
+	if c.Roam && (isAny(c.Remote) || c.Fallback || c.Mode == ModeMobile) {
+		return fail("roam", "", ErrConfigRoam)
 	}
 	return nil
 }

@@ -62,6 +62,84 @@
 // would. Linux instead encapsulates it whole and lets the outer IP layer
 // fragment the outer packet when its DF is clear.
 //
+// # Keepalives and the line protocol
+//
+// With Config.Keepalive (ModeGRE, GRE over IPv4), a tunnel sends a
+// Cisco-style keepalive every period: an IPv4 packet from the remote to
+// this end, protocol 47, holding a GRE header of protocol 0 with the
+// tunnel's ikey (and a checksum under icsum), built by
+// [gre.AppendKeepalive] and sent through the tunnel's own encapsulation
+// (okey, ocsum and oseq apply to the outer GRE header as to any packet)
+// straight to the underlay, not through the overlay and not through the
+// shaper. The far end decapsulates it and routes the inner packet back:
+// the reply, a GRE packet of protocol 0 from the remote. A reply is
+// recognised after the key (the lookup) and checksum checks and before
+// the sequence check, since the peer reflects what this end built; it must
+// come from the tunnel's remote, is counted in Stats.KeepaliveReplies and
+// is not delivered. After KeepaliveRetries periods without a reply the
+// line protocol goes down ([Tunnel.LineUp], Config.OnLineChange,
+// Stats.LineChanges); a reply brings it back up. Keepalives keep flowing
+// while it is down. The engine is not a router: a tunnel whose line is
+// down still sends what its overlay gives it; the application uses LineUp
+// to route around it, as a Cisco router withdraws the routes through a
+// down tunnel. Each side's timer is its own ([DefaultKeepalive],
+// [DefaultKeepaliveRetries]); with EngineConfig.ManualTicks the engine
+// starts no timer and the application (or a test with a fake clock) calls
+// [Tunnel.Tick].
+//
+// The reflector (Config.Reflect) is the far end's part for a peer that
+// sends keepalives: a decapsulated keepalive request — an inner IPv4
+// packet of protocol 47 holding GRE of protocol 0 — is written straight
+// back to the underlay towards its inner destination rather than to the
+// overlay, once it has passed every check of the tunnel (sequence numbers
+// included). Only requests from the tunnel's remote to its local address
+// whose inner addresses are those swapped are reflected (ReflectAny drops
+// the first condition for tunnels with remote any), never to a broadcast,
+// multicast, loopback, unspecified or link-local destination
+// ([gre.Reflectable]), and at most [ReflectRate] a second per tunnel
+// (burst [ReflectBurst]); the others are dropped and counted in
+// Stats.ReflectRefused. Reflected requests count in
+// Stats.KeepalivesReflected.
+//
+// # Shaping
+//
+// Config.ShapeRate, ShapeBurst and ShapeLimit shape what a tunnel sends
+// like `tc qdisc add dev tunl0 root tbf rate 128Kbit burst 4K limit 10K`:
+// a token bucket of ShapeBurst bytes refilled at ShapeRate bits per second.
+// It is a golang.org/x/time/rate Limiter with bytes as tokens, which is
+// exactly a token bucket filter: AllowN takes a packet's bytes when they
+// are there, ReserveN books them from the future and says how long the
+// packet must wait, and a reservation that would wait too long is
+// cancelled, giving its tokens back. A packet that must wait is copied into
+// a pooled buffer and queued for the tunnel's shaper goroutine, which
+// writes it when its reservation is due (packets behind it queue behind
+// it, so order is kept). A packet that would wait longer than ShapeLimit
+// bytes take at ShapeRate (tbf's limit: the bytes that may wait for
+// tokens), that is larger than the bucket, or that finds the queue full,
+// is dropped and counted in Stats.TxShapedDrops (part of TxErrors); with
+// ShapeLimit 0 nothing waits (a policer). The bytes counted are those of
+// the outer packets handed to the underlay (Linux's tbf on tunl0 counts
+// inner packets; the outer ones are what the uplink carries; for
+// GRE-in-UDP, the UDP payload). Keepalives and reflected requests bypass
+// the shaper. Shaping runs on the real clock.
+//
+// # Roaming
+//
+// With Config.Roam, the tunnel's remote follows its peer (GRE behind NAT,
+// dynamic addresses): every packet that passes all of the tunnel's checks
+// — key, checksum, sequence number in the window — moves the remote to its
+// outer source address, and for GRE-in-UDP to its UDP source port; the
+// next packet sent goes there ([Tunnel.Remote], Stats.RemoteChanges). The
+// tunnel is entered in the demux table with remote any, so that packets
+// from a new source still find it (a tunnel with the same local and key
+// and a fixed remote takes the packets from that remote first). A GRE key
+// is not authentication: it is sent in clear, and anyone who can send the
+// tunnel one packet with the right key (and a right checksum and a
+// sequence number in the window, when those are required) moves the
+// tunnel to themselves and receives its traffic. Roam is off by default;
+// use it over an underlay that authenticates its peers, or only where
+// that risk is accepted.
+//
 // # Fallback tunnels
 //
 // A tunnel with Config.Fallback is its mode's fallback, like Linux's gre0

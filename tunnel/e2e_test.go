@@ -126,7 +126,7 @@ func settled(tb testing.TB, p *pair, n uint64) (tunnel.Stats, tunnel.EngineStats
 	var es tunnel.EngineStats
 	eventually(tb, func() bool {
 		s, es = p.t1.Stats(), p.e1.Stats()
-		return es.RxPackets >= n && s.RxPackets+s.RxErrors+s.RxDropped+es.RxNoTunnel+es.RxFrameErrors+es.RxCsumErrors+es.RxUnknownProto >= n
+		return es.RxPackets >= n && s.RxPackets+s.RxErrors+s.RxDropped+s.KeepaliveReplies+s.KeepalivesReflected+es.RxNoTunnel+es.RxFrameErrors+es.RxCsumErrors+es.RxUnknownProto >= n
 	}, "packets accounted for")
 	return s, es
 }

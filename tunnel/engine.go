@@ -26,6 +26,10 @@ type EngineConfig struct {
 	// Now is the clock of the reorder buffers; nil means time.Now. Tests
 	// pass a fake clock.
 	Now func() time.Time
+	// ManualTicks starts no keepalive timers: the application calls
+	// [Tunnel.Tick] every period itself (a test with a fake clock, or an
+	// application with its own scheduler).
+	ManualTicks bool
 	// MaxNesting bounds the tunnel headers an inner packet may already
 	// carry (see [Stats.TxDeadLoop]); 0 means [DefaultMaxNesting].
 	MaxNesting int
@@ -295,13 +299,14 @@ func (e *Engine) isClosed() bool {
 // PathMTU tells every tunnel whose remote is remote the path MTU towards
 // it (see [Tunnel.SetPathMTU]), as a transport learns it from an ICMP
 // "fragmentation needed" or "packet too big" about an outer packet, or
-// from IP_RECVERR. It returns how many tunnels it told.
+// from IP_RECVERR (a roaming tunnel also when remote is where it sends
+// now). It returns how many tunnels it told.
 func (e *Engine) PathMTU(remote netip.Addr, mtu int) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
 	for _, t := range e.tunnels {
-		if t.cfg.Remote == remote {
+		if t.cfg.Remote == remote || (t.cfg.Roam && t.remote().Addr() == remote) {
 			t.SetPathMTU(mtu)
 			n++
 		}

@@ -25,7 +25,8 @@ var fuzzIPIP6Remote = netip.MustParseAddr("2001:db8::3")
 
 // fuzzRig is the engine FuzzReceive feeds: one FramingIP underlay with a
 // tunnel of every IP-framed mode plus a GRE fallback, and one FramingUDP
-// underlay with a GRE-in-UDP tunnel. The test writes into the far ends of
+// underlay with a GRE-in-UDP tunnel. gre1 has keepalives (ticked by hand:
+// never here) and reflects requests; gu1 roams. The test writes into the far ends of
 // the two pipes.
 type fuzzRig struct {
 	e        *tunnel.Engine
@@ -38,7 +39,7 @@ type fuzzRig struct {
 
 func newFuzzRig(tb testing.TB) *fuzzRig {
 	tb.Helper()
-	r := &fuzzRig{e: tunnel.NewEngine(tunnel.EngineConfig{}), buf: make([]byte, tunneltest.DefaultMaxPacket)}
+	r := &fuzzRig{e: tunnel.NewEngine(tunnel.EngineConfig{ManualTicks: true}), buf: make([]byte, tunneltest.DefaultMaxPacket)}
 	ipA, ipB := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingIP,
 		AddrA: netip.AddrPortFrom(end1v4, 0), AddrB: netip.AddrPortFrom(end2v4, 0)})
 	udpA, udpB := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingUDP,
@@ -49,7 +50,8 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 	require.NoError(tb, r.e.AddUnderlay(udpA, tunnel.UnderlayConfig{Name: "udp0", Framing: tunnel.FramingUDP, Local: local}))
 	k5 := gre.Key(5)
 	for _, c := range []tunnel.Config{
-		{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4, IKey: &k5, OKey: &k5, ICsum: true, OCsum: true, ISeq: true, OSeq: true},
+		{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4, IKey: &k5, OKey: &k5, ICsum: true, OCsum: true, ISeq: true, OSeq: true,
+			Keepalive: tunnel.DefaultKeepalive, Reflect: true},
 		{Name: "gre0", Mode: tunnel.ModeGRE, Fallback: true},
 		{Name: "tap1", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: end2v4},
 		{Name: "ipip1", Mode: tunnel.ModeIPIP, Local: end1v4, Remote: end2v4},
@@ -58,7 +60,7 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 		{Name: "ipip6", Mode: tunnel.ModeIPIP6, Local: end1v6, Remote: fuzzIPIP6Remote},
 		{Name: "ip6gre1", Mode: tunnel.ModeIP6GRE, Local: end1v6, Remote: end2v6},
 		{Name: "mob1", Mode: tunnel.ModeMobile, Local: end1v4, Remote: end2v4},
-		{Name: "gu1", Mode: tunnel.ModeGREInUDP, Local: end1v4, Remote: end2v4},
+		{Name: "gu1", Mode: tunnel.ModeGREInUDP, Local: end1v4, Remote: end2v4, Roam: true},
 	} {
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 		tun, err := r.e.Add(c, o)
@@ -74,7 +76,7 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 func (r *fuzzRig) accounted() (rx, sum uint64) {
 	for _, t := range r.tunnels {
 		s := t.Stats()
-		sum += s.RxPackets + s.RxErrors + s.RxDropped
+		sum += s.RxPackets + s.RxErrors + s.RxDropped + s.KeepaliveReplies + s.KeepalivesReflected
 	}
 	es := r.e.Stats()
 	return es.RxPackets, sum + es.RxNoTunnel + es.RxFrameErrors + es.RxCsumErrors + es.RxUnknownProto
@@ -168,7 +170,8 @@ func checkDelivered(m tunnel.Mode, p []byte) error {
 // and, the same bytes, into a UDP underlay of an engine with a tunnel of
 // every mode, and checks that nothing panics, that every packet is counted
 // exactly once (engine RxPackets == the engine's drop counters + every
-// tunnel's RxPackets, RxErrors and RxDropped) and that what reaches an
+// tunnel's RxPackets, RxErrors, RxDropped, KeepaliveReplies and
+// KeepalivesReflected) and that what reaches an
 // overlay is a whole IP packet of the mode's version.
 //
 // One engine serves every input of a fuzz worker: it is built on the first
@@ -280,6 +283,13 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	mobileGood := seedMobile(tb, in4)
 	bareGRE := seedGRE(tb, noAddr, noAddr, gre.Config{}, in4)
 
+	// A keepalive request from end 2 (its reply inside), and that reply.
+	kaFields := gre.Fields{Protocol: gre.ProtoKeepalive, KeyPresent: true, Key: k5, ChecksumPresent: true}
+	kaReq, err := gre.AppendKeepalive(nil, end2v4, end1v4, &kaFields)
+	require.NoError(tb, err)
+	kaReply, err := gre.AppendKeepalive(nil, end1v4, end2v4, &kaFields)
+	require.NoError(tb, err)
+
 	return [][]byte{
 		// gre1: key 5, checksum, sequence 0, IPv4 inner: delivered.
 		greGood,
@@ -287,6 +297,10 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		seedFields(tb, gre.Fields{Protocol: gre.ProtoIPv6, ChecksumPresent: true, KeyPresent: true, Key: k5, SeqPresent: true, Seq: 1}, in6),
 		// gre1, sequence 1 again: out of sequence.
 		seedFields(tb, gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true, KeyPresent: true, Key: k5, SeqPresent: true, Seq: 1}, in4),
+		// gre1: a keepalive request at sequence 7: reflected.
+		seedFields(tb, gre.Fields{Protocol: gre.ProtoIPv4, ChecksumPresent: true, KeyPresent: true, Key: k5, SeqPresent: true, Seq: 7}, kaReq),
+		// gre1: a keepalive reply (key 5, checksum, no sequence): taken.
+		kaReply,
 		// Key 6: no keyed tunnel, so the fallback gre0 takes it.
 		seedGRE(tb, end2v4, end1v4, gre.Config{KeyPresent: true, Key: k6}, in4),
 		// Keyless plain GRE: the fallback gre0 delivers it.

@@ -218,6 +218,13 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 			st.rxCsum.Add(1)
 			return
 		}
+		if t.ka != nil && h.Protocol() == gre.ProtoKeepalive && o.Src == t.remote().Addr() {
+			// A reply to our keepalive: the peer reflected what we built,
+			// so it is recognised before the sequence check. The key was
+			// checked by the lookup, the checksum above.
+			t.keepaliveReply()
+			return
+		}
 		inner = h.Payload()
 		switch h.Protocol() {
 		case gre.ProtoIPv4:
@@ -260,6 +267,13 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 	}
 	b := r.bufs[i]
 	start := cap(b) - cap(inner) // inner is a sub-slice of b
+	var from netip.AddrPort
+	if t.cfg.Roam {
+		from = netip.AddrPortFrom(o.Src, 0)
+		if r.ul.cfg.Framing == FramingUDP {
+			from = netip.AddrPortFrom(o.Src, r.peers[i].Port())
+		}
+	}
 	if t.cfg.ISeq {
 		seq, ok := h.Seq()
 		if !ok {
@@ -267,7 +281,7 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 			return
 		}
 		if t.reorder != nil {
-			t.pushReordered(r, i, seq, start, len(inner))
+			t.pushReordered(r, i, seq, start, len(inner), from)
 			return
 		}
 		t.rxMu.Lock()
@@ -284,6 +298,10 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 			st.rxSeq.Add(1)
 			return
 		}
+	}
+	t.roamTo(from)
+	if t.refl != nil && keepaliveShaped(inner) && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
+		return
 	}
 	r.pendingFor(t).add(b[start-OverlayOffset:start+len(inner)], nil)
 }
@@ -303,7 +321,7 @@ func (t *Tunnel) resync() bool {
 // the reorder buffer. If the buffer keeps it, the receiver's buffer is
 // replaced by a fresh one: the packet's buffer now belongs to the reorder
 // buffer until it is delivered.
-func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int) {
+func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int, from netip.AddrPort) {
 	b := r.bufs[i]
 	buf := bufferOf(b)
 	setPacketStart(buf, start)
@@ -323,6 +341,7 @@ func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int) {
 	}
 	if kept {
 		t.seqDrops = 0
+		t.roamTo(from)
 	}
 	taken := t.curTaken
 	held := t.reorder.Len() > 0
@@ -346,6 +365,20 @@ func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int) {
 // held and t.sink is the batch to add to.
 func (t *Tunnel) deliverReordered(_ uint32, p []byte) {
 	start := packetStart(p)
+	if t.refl != nil && keepaliveShaped(p[start:]) && len(p) >= rxOffset+iphdr.IPv4MinLen {
+		// Reflect (ModeGRE only) runs over IPv4 and FramingIP: the outer
+		// header is still in the buffer, at rxOffset.
+		osrc := netip.AddrFrom4([4]byte(p[rxOffset+12 : rxOffset+16]))
+		odst := netip.AddrFrom4([4]byte(p[rxOffset+16 : rxOffset+20]))
+		if t.tryReflect(p[start:], osrc, odst, t.e.cfg.Now()) {
+			if &p[0] == t.cur {
+				t.curTaken = true
+			} else {
+				putBuf(bufferOf(p))
+			}
+			return
+		}
+	}
 	w := p[start-OverlayOffset:]
 	if &p[0] == t.cur {
 		t.curTaken = true

@@ -18,8 +18,9 @@ type sender struct {
 	sizes []int
 	out   [][]byte // outer packets to write
 	peers []netip.AddrPort
-	owned []*buffer // buffers of fragments, returned after the write
-	icmp  [][]byte  // ICMP errors to write back to the overlay
+	owned []*buffer      // buffers of fragments, returned after the write
+	icmp  [][]byte       // ICMP errors to write back to the overlay
+	peer  netip.AddrPort // where the packet being sent goes
 }
 
 func (t *Tunnel) sendLoop() {
@@ -61,8 +62,27 @@ func (t *Tunnel) sendLoop() {
 }
 
 // flush writes the batch of outer packets to the underlay and the ICMP
-// errors to the overlay, and counts them.
+// errors to the overlay, counts them, and returns the fragments' buffers.
 func (s *sender) flush() {
+	t := s.t
+	s.flushOut()
+	for i, b := range s.owned {
+		putBuf(b)
+		s.owned[i] = nil
+	}
+	s.owned = s.owned[:0]
+	if len(s.icmp) > 0 {
+		n, _ := t.over.Write(s.icmp, OverlayOffset)
+		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
+		clear(s.icmp)
+		s.icmp = s.icmp[:0]
+	}
+}
+
+// flushOut writes the batch of outer packets to the underlay and counts
+// them; the fragments' buffers stay owned (the shaper flushes in the middle
+// of a fragmented packet).
+func (s *sender) flushOut() {
 	t := s.t
 	if len(s.out) > 0 {
 		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
@@ -80,27 +100,19 @@ func (s *sender) flush() {
 		s.out = s.out[:0]
 		s.peers = s.peers[:0]
 	}
-	for i, b := range s.owned {
-		putBuf(b)
-		s.owned[i] = nil
-	}
-	s.owned = s.owned[:0]
-	if len(s.icmp) > 0 {
-		n, _ := t.over.Write(s.icmp, OverlayOffset)
-		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
-		clear(s.icmp)
-		s.icmp = s.icmp[:0]
-	}
 }
 
 // queue adds an outer packet to the batch, writing the batch first when it
-// is full.
+// is full, after the shaper let it through.
 func (s *sender) queue(p []byte) {
+	if s.t.shape != nil && !s.shape(p) {
+		return
+	}
 	if len(s.out) == cap(s.out) {
-		s.flush()
+		s.flushOut()
 	}
 	s.out = append(s.out, p)
-	s.peers = append(s.peers, s.t.peer)
+	s.peers = append(s.peers, s.peer)
 }
 
 // send takes the inner packet b[Headroom:Headroom+size] through the send
@@ -124,6 +136,7 @@ func (s *sender) send(b []byte, size int) {
 			st.txTooBig.Add(1)
 			return
 		}
+		s.peer = t.remote()
 		s.encap(b, size)
 		return
 	}
@@ -150,7 +163,8 @@ func (s *sender) send(b []byte, size int) {
 		}
 		dst = iphdr.IPv6(p).Dst()
 	}
-	if dst == t.cfg.Remote || nesting(p, t.e.cfg.MaxNesting) > t.e.cfg.MaxNesting {
+	s.peer = t.remote()
+	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting) > t.e.cfg.MaxNesting {
 		st.txDeadLoop.Add(1)
 		return
 	}
@@ -178,6 +192,7 @@ func (s *sender) encap(b []byte, size int) {
 		s.t.stats.txInvalid.Add(1)
 		return
 	}
+	s.t.fixDst(b[start:Headroom+size], s.peer)
 	s.queue(b[start : Headroom+size])
 }
 

@@ -6,12 +6,16 @@ import "sync/atomic"
 // prints (RX: Packets Bytes Errors CsumErrs OutOfSeq Mcasts; TX: Packets
 // Bytes Errors DeadLoop NoRoute NoBufs) plus the split that iproute2 folds
 // into Errors. Every packet the tunnel is given is counted once: received
-// ones as RxPackets or in one Rx drop counter, sent ones as TxPackets or in
-// one Tx drop counter.
+// ones as RxPackets, KeepaliveReplies, KeepalivesReflected or in one Rx drop
+// counter (RxErrors and RxDropped), sent ones as TxPackets or in one Tx
+// drop counter (TxErrors). Keepalive requests the tunnel makes itself are
+// counted in KeepalivesSent only (or TxNoBufs when the underlay refuses
+// one).
 type Stats struct {
 	// RxPackets and RxBytes count inner packets delivered to the overlay.
 	RxPackets, RxBytes uint64
-	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq and RxFrameErrors.
+	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq, RxFrameErrors and
+	// ReflectRefused.
 	RxErrors uint64
 	// RxCsumErrors counts packets with a wrong GRE checksum, or without one
 	// when icsum asks for it, or with one when it does not (as Linux).
@@ -37,8 +41,8 @@ type Stats struct {
 
 	// TxPackets and TxBytes count outer packets the underlay accepted.
 	TxPackets, TxBytes uint64
-	// TxErrors is the sum of TxDeadLoop, TxNoRoute, TxNoBufs, TxTooBig and
-	// TxInvalid.
+	// TxErrors is the sum of TxDeadLoop, TxNoRoute, TxNoBufs, TxTooBig,
+	// TxInvalid and TxShapedDrops.
 	TxErrors uint64
 	// TxDeadLoop counts packets whose inner destination is the tunnel's own
 	// remote (they would loop through the tunnel: the BSDs' link1 guard),
@@ -63,12 +67,36 @@ type Stats struct {
 	// MTU, that were fragmented before encapsulation (each fragment is then
 	// counted in TxPackets).
 	TxFragmented uint64
+	// TxShapedDrops counts outer packets the shaper dropped (Config.ShapeRate):
+	// larger than the bucket, or that would have waited longer than
+	// ShapeLimit allows.
+	TxShapedDrops uint64
+
+	// KeepalivesSent counts keepalive requests the underlay accepted.
+	KeepalivesSent uint64
+	// KeepaliveReplies counts keepalive replies received from the remote
+	// (GRE protocol 0 packets that passed the key and checksum checks);
+	// they are consumed, not delivered.
+	KeepaliveReplies uint64
+	// LineChanges counts line protocol transitions, up to down and back.
+	LineChanges uint64
+	// KeepalivesReflected counts peers' keepalive requests written back to
+	// the underlay (Config.Reflect).
+	KeepalivesReflected uint64
+	// ReflectRefused counts keepalive requests not reflected: unknown
+	// source, a destination [gre.Reflectable] refuses, a malformed request,
+	// or over the rate limit. They are dropped.
+	ReflectRefused uint64
+	// RemoteChanges counts the times a roaming tunnel's remote moved
+	// (Config.Roam).
+	RemoteChanges uint64
 }
 
 // counters is the live, atomic form of Stats.
 type counters struct {
 	rxPackets, rxBytes, rxCsum, rxSeq, rxFrame, rxDropped, rxMcast, rxECN                    atomic.Uint64
 	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
+	txShaped, kaSent, kaReplies, lineChanges, reflected, reflRefused, remoteChanges          atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -79,9 +107,12 @@ func (c *counters) snapshot() Stats {
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
 		TxDeadLoop: c.txDeadLoop.Load(), TxNoRoute: c.txNoRoute.Load(), TxNoBufs: c.txNoBufs.Load(),
 		TxTooBig: c.txTooBig.Load(), TxInvalid: c.txInvalid.Load(), TxICMP: c.txICMP.Load(), TxFragmented: c.txFrag.Load(),
+		TxShapedDrops: c.txShaped.Load(), KeepalivesSent: c.kaSent.Load(), KeepaliveReplies: c.kaReplies.Load(),
+		LineChanges: c.lineChanges.Load(), KeepalivesReflected: c.reflected.Load(), ReflectRefused: c.reflRefused.Load(),
+		RemoteChanges: c.remoteChanges.Load(),
 	}
-	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors
-	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid
+	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused
+	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid + s.TxShapedDrops
 	return s
 }
 

@@ -78,6 +78,12 @@ type Tunnel struct {
 	timerPend pending
 	kick      chan struct{}
 
+	ka       *keepalive // nil: no keepalives
+	lineDown atomic.Bool
+	refl     *reflector // nil: no reflection
+	shape    *shaper    // nil: not shaped
+	roamPeer peerCell   // the current peer of a roaming tunnel
+
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -92,6 +98,9 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 	t.id = demux.ID{Class: cfg.Mode.class(), Family: fam, Fallback: cfg.Fallback}
 	if !cfg.Fallback {
 		t.id.Local, t.id.Remote = cfg.Local, cfg.Remote
+		if cfg.Roam {
+			t.id.Remote = netip.Addr{} // packets from a new source must still find the tunnel
+		}
 		if cfg.IKey != nil {
 			t.id.Key, t.id.HasKey = uint32(*cfg.IKey), true
 		}
@@ -122,6 +131,7 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 			port = cfg.port()
 		}
 		t.peer = netip.AddrPortFrom(cfg.Remote, port)
+		t.roamPeer.store(t.peer)
 	} else {
 		t.ovh = t.overheadOf(v6)
 	}
@@ -137,6 +147,18 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 		return nil, &ConfigError{Tunnel: cfg.Name, Field: "mtu", Value: strconv.Itoa(t.base), Err: ErrConfigMTU}
 	}
 	t.mtu.Store(int32(t.base))
+	if cfg.Keepalive > 0 {
+		if !t.local.Is4() || t.enc == nil {
+			return nil, &ConfigError{Tunnel: cfg.Name, Field: "keepalive", Value: "local " + addrText(t.local), Err: ErrConfigKeepalive}
+		}
+		t.ka = newKeepalive(&cfg)
+	}
+	if cfg.Reflect {
+		t.refl = newReflector()
+	}
+	if cfg.ShapeRate > 0 {
+		t.shape = newShaper(&cfg, ul.mtu())
+	}
 	if cfg.ISeq && cfg.Reorder > 0 {
 		wait := cfg.ReorderWait
 		if wait == 0 {
@@ -273,6 +295,20 @@ func (t *Tunnel) start() {
 			t.reorderTimer()
 		}()
 	}
+	if t.shape != nil && t.shape.q != nil {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.shapeLoop()
+		}()
+	}
+	if t.ka != nil && !t.e.cfg.ManualTicks {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.keepaliveLoop()
+		}()
+	}
 }
 
 // stop stops the goroutines, closes the overlay and drops what the reorder
@@ -281,6 +317,7 @@ func (t *Tunnel) stop() {
 	close(t.done)
 	_ = t.over.Close()
 	t.wg.Wait()
+	t.drainShaped()
 	t.rxMu.Lock()
 	t.removed = true
 	if t.reorder != nil {

@@ -1,0 +1,194 @@
+package tunnel
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/internal/iphdr"
+)
+
+// keepalive is the keepalive state of a tunnel with Config.Keepalive.
+type keepalive struct {
+	mu      sync.Mutex // serialises Tick, replies and OnLineChange
+	period  time.Duration
+	retries int
+	misses  int        // periods since the last reply, at most retries
+	fields  gre.Fields // the inner GRE header the reply carries
+	pkt     [Headroom + iphdr.IPv4MinLen + 16]byte
+	bufs    [1][]byte
+	peers   [1]netip.AddrPort
+}
+
+func newKeepalive(c *Config) *keepalive {
+	ka := &keepalive{period: c.Keepalive, retries: c.KeepaliveRetries}
+	if ka.retries == 0 {
+		ka.retries = DefaultKeepaliveRetries
+	}
+	// The reply must pass this tunnel's receive checks: it carries the
+	// ikey (so that the demux finds the tunnel) and a checksum when icsum
+	// asks for one. It carries no sequence number: replies are recognised
+	// before the sequence check.
+	ka.fields.Protocol = gre.ProtoKeepalive
+	if c.IKey != nil {
+		ka.fields.KeyPresent, ka.fields.Key = true, *c.IKey
+	}
+	ka.fields.ChecksumPresent = c.ICsum
+	return ka
+}
+
+// LineUp reports the tunnel's line protocol: false once Config.Keepalive
+// requests have gone KeepaliveRetries periods without a reply, true again
+// when a reply arrives. A tunnel without keepalives is always up. The
+// engine is not a router: a tunnel whose line is down still sends what its
+// overlay gives it (and keeps sending keepalives); the application routes
+// around it, as a Cisco router removes the routes through a down tunnel.
+func (t *Tunnel) LineUp() bool { return !t.lineDown.Load() }
+
+// Tick runs one keepalive period of the tunnel, which the engine's timer
+// calls every Config.Keepalive (unless EngineConfig.ManualTicks): if
+// KeepaliveRetries periods have passed without a reply the line goes down;
+// then a keepalive request is sent. It does nothing on a tunnel without
+// keepalives. Tick is safe for concurrent use; an application (or a test
+// with a fake clock) with EngineConfig.ManualTicks calls it itself.
+func (t *Tunnel) Tick() {
+	ka := t.ka
+	if ka == nil {
+		return
+	}
+	ka.mu.Lock()
+	defer ka.mu.Unlock()
+	if ka.misses >= ka.retries {
+		t.setLine(false)
+	} else {
+		ka.misses++
+	}
+	t.sendKeepalive(ka)
+}
+
+// sendKeepalive builds the request (the reply inside) and writes it to the
+// underlay through the tunnel's own encapsulation; ka.mu is held.
+func (t *Tunnel) sendKeepalive(ka *keepalive) {
+	peer := t.remote()
+	in, err := gre.AppendKeepalive(ka.pkt[Headroom:Headroom], t.local, peer.Addr(), &ka.fields)
+	if err != nil {
+		t.stats.txInvalid.Add(1)
+		return
+	}
+	b := ka.pkt[:Headroom+len(in)]
+	start, err := t.enc.Encap(b, Headroom)
+	if err != nil {
+		t.stats.txInvalid.Add(1)
+		return
+	}
+	t.fixDst(b[start:], peer)
+	ka.bufs[0], ka.peers[0] = b[start:], peer
+	n, _ := t.ul.u.WriteBatch(ka.bufs[:], ka.peers[:], 0)
+	ka.bufs[0] = nil
+	if n == 1 {
+		t.stats.kaSent.Add(1)
+	} else {
+		t.stats.txNoBufs.Add(1)
+	}
+}
+
+// keepaliveReply takes a reply: the miss count restarts and the line comes
+// up.
+func (t *Tunnel) keepaliveReply() {
+	t.stats.kaReplies.Add(1)
+	ka := t.ka
+	ka.mu.Lock()
+	ka.misses = 0
+	t.setLine(true)
+	ka.mu.Unlock()
+}
+
+// setLine changes the line state, counts and reports it; t.ka.mu is held.
+func (t *Tunnel) setLine(up bool) {
+	if t.lineDown.Load() == !up {
+		return
+	}
+	t.lineDown.Store(!up)
+	t.stats.lineChanges.Add(1)
+	if t.cfg.Logger != nil {
+		state := "down"
+		if up {
+			state = "up"
+		}
+		t.cfg.Logger.Info("line protocol "+state, "tunnel", t.cfg.Name)
+	}
+	if t.cfg.OnLineChange != nil {
+		t.cfg.OnLineChange(t, up)
+	}
+}
+
+// keepaliveLoop calls Tick every period until the tunnel stops.
+func (t *Tunnel) keepaliveLoop() {
+	tk := time.NewTicker(t.ka.period)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tk.C:
+			t.Tick()
+		}
+	}
+}
+
+// reflector is the state of a tunnel with Config.Reflect.
+type reflector struct {
+	mu    sync.Mutex // one write at a time: several underlays may deliver
+	lim   *rate.Limiter
+	bufs  [1][]byte
+	peers [1]netip.AddrPort
+}
+
+func newReflector() *reflector {
+	return &reflector{lim: rate.NewLimiter(ReflectRate, ReflectBurst)}
+}
+
+// keepaliveShaped reports whether the inner packet p looks like a keepalive
+// request: IPv4, protocol 47, a GRE header of protocol 0 behind the IP
+// header. Whether it may be reflected is decided by reflect.
+func keepaliveShaped(p []byte) bool {
+	if len(p) < iphdr.IPv4MinLen || p[0]>>4 != 4 || p[9] != 47 {
+		return false
+	}
+	hl := int(p[0]&0x0f) * 4
+	return len(p) >= hl+4 && p[hl+2] == 0 && p[hl+3] == 0
+}
+
+// matcher accepts the vendor variants of a request; addresses are checked
+// (the outer ones swapped) and Reflectable always applies.
+var matcher = gre.KeepaliveMatcher{AllowKey: true, AllowChecksum: true, AllowSeq: true, AllowPadding: true}
+
+// tryReflect reflects the inner packet p, which came from osrc to odst and
+// passed every check of the tunnel, if it is a keepalive request and the
+// tunnel has Reflect. It reports whether it took the packet (reflected or
+// refused, and counted); p is no longer needed when it returns.
+func (t *Tunnel) tryReflect(p []byte, osrc, odst netip.Addr, now time.Time) bool {
+	rf := t.refl
+	if rf == nil || !keepaliveShaped(p) {
+		return false
+	}
+	reply, to, err := matcher.Match(p, osrc, odst)
+	if err != nil || (!t.cfg.ReflectAny && (osrc != t.remote().Addr() || odst != t.local)) || !rf.lim.AllowN(now, 1) {
+		t.stats.reflRefused.Add(1)
+		return true
+	}
+	rf.mu.Lock()
+	rf.bufs[0], rf.peers[0] = reply, netip.AddrPortFrom(to, 0)
+	n, _ := t.ul.u.WriteBatch(rf.bufs[:], rf.peers[:], 0)
+	rf.bufs[0] = nil
+	rf.mu.Unlock()
+	if n == 1 {
+		t.stats.reflected.Add(1)
+	} else {
+		t.stats.rxDropped.Add(1)
+	}
+	return true
+}

@@ -1,0 +1,106 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ipencap/ipencap/internal/iphdr"
+)
+
+// peerCell holds a roaming tunnel's current peer without locks or
+// allocation on either side: a sequence lock over atomic words. Readers
+// retry while a write is under way; writers are serialised by mu.
+type peerCell struct {
+	mu     sync.Mutex
+	seq    atomic.Uint64 // odd while a write is under way
+	hi, lo atomic.Uint64 // the address, as 16 bytes
+	meta   atomic.Uint64 // port | is4<<16
+}
+
+func (c *peerCell) store(ap netip.AddrPort) {
+	c.mu.Lock()
+	a := ap.Addr().As16()
+	meta := uint64(ap.Port())
+	if ap.Addr().Is4() {
+		meta |= 1 << 16
+	}
+	c.seq.Add(1)
+	c.hi.Store(binary.BigEndian.Uint64(a[:8]))
+	c.lo.Store(binary.BigEndian.Uint64(a[8:]))
+	c.meta.Store(meta)
+	c.seq.Add(1)
+	c.mu.Unlock()
+}
+
+func (c *peerCell) load() netip.AddrPort {
+	for {
+		s := c.seq.Load()
+		if s&1 != 0 {
+			continue
+		}
+		hi, lo, meta := c.hi.Load(), c.lo.Load(), c.meta.Load()
+		if c.seq.Load() != s {
+			continue
+		}
+		var a [16]byte
+		binary.BigEndian.PutUint64(a[:8], hi)
+		binary.BigEndian.PutUint64(a[8:], lo)
+		addr := netip.AddrFrom16(a)
+		if meta&(1<<16) != 0 {
+			addr = addr.Unmap()
+		}
+		return netip.AddrPortFrom(addr, uint16(meta))
+	}
+}
+
+// remote returns where the tunnel sends: the configured remote (and port),
+// or for a roaming tunnel the peer it last heard from.
+func (t *Tunnel) remote() netip.AddrPort {
+	if t.cfg.Roam {
+		return t.roamPeer.load()
+	}
+	return t.peer
+}
+
+// Remote returns where the tunnel sends to: Config.Remote (with the
+// GRE-in-UDP destination port), or for a roaming tunnel the source of the
+// last packet that passed every check. The port is 0 but for GRE-in-UDP.
+func (t *Tunnel) Remote() netip.AddrPort { return t.remote() }
+
+// roamTo moves a roaming tunnel to from, the source of a packet that
+// passed every check.
+func (t *Tunnel) roamTo(from netip.AddrPort) {
+	if !t.cfg.Roam || t.roamPeer.load() == from {
+		return
+	}
+	t.roamPeer.store(from)
+	t.stats.remoteChanges.Add(1)
+	if t.cfg.Logger != nil {
+		t.cfg.Logger.Info("remote moved", "tunnel", t.cfg.Name, "remote", from.String())
+	}
+}
+
+// fixDst rewrites the outer destination of the outer packet p, which the
+// Encapsulator addressed to Config.Remote, when a roaming tunnel's peer has
+// moved elsewhere. GRE-in-UDP has no outer header here: the peer goes to
+// the underlay with the packet.
+func (t *Tunnel) fixDst(p []byte, peer netip.AddrPort) {
+	if !t.cfg.Roam || t.ul.cfg.Framing != FramingIP || peer.Addr() == t.cfg.Remote || len(p) == 0 {
+		return
+	}
+	switch p[0] >> 4 {
+	case 4:
+		if len(p) >= iphdr.IPv4MinLen && peer.Addr().Is4() {
+			h := iphdr.IPv4(p)
+			h.SetDst(peer.Addr())
+			h.ComputeChecksum()
+		}
+	case 6:
+		if len(p) >= iphdr.IPv6Len && peer.Addr().Is6() {
+			a := peer.Addr().As16()
+			copy(p[24:40], a[:])
+		}
+	}
+}

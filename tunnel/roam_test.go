@@ -1,0 +1,108 @@
+package tunnel_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/outer"
+	"github.com/ipencap/ipencap/tunnel"
+	"github.com/ipencap/ipencap/tunnel/tunneltest"
+)
+
+var natted = netip.AddrPortFrom(netip.MustParseAddr("198.51.100.77"), 40000)
+
+// TestRoamGREInUDP: a GRE-in-UDP peer whose source address and port change
+// (a NAT rebinding, seen here as a second underlay whose far end has
+// another address) keeps its tunnel with Roam: the next packet sent goes
+// to the new address and port. Without Roam, its packets find no tunnel.
+func TestRoamGREInUDP(t *testing.T) {
+	for _, roam := range []bool{true, false} {
+		t.Run(map[bool]string{true: "roam", false: "fixed"}[roam], func(t *testing.T) {
+			p := newManualPair(t, tunnel.ModeGREInUDP, func(c1, _ *tunnel.Config) { c1.Roam = roam }, true)
+			q1, q2 := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingUDP,
+				AddrA: netip.AddrPortFrom(end1v4, tunnel.DefaultGREInUDPPort), AddrB: natted})
+			require.NoError(t, p.e1.AddUnderlay(q1, tunnel.UnderlayConfig{Name: "nat", Framing: tunnel.FramingUDP, Local: []netip.Addr{end1v4}}))
+			in := inner4(60, 64, 0, false)
+			// From the configured peer first: nothing moves.
+			inject(t, p, seedGRE(t, netip.Addr{}, netip.Addr{}, gre.Config{}, in))
+			recv(t, p.o1)
+			assert.Equal(t, netip.AddrPortFrom(end2v4, tunnel.DefaultGREInUDPPort), p.t1.Remote())
+			_, err := q2.WriteBatch([][]byte{seedGRE(t, netip.Addr{}, netip.Addr{}, gre.Config{}, in)}, []netip.AddrPort{{}}, 0)
+			require.NoError(t, err)
+			if !roam {
+				eventually(t, func() bool { return p.e1.Stats().RxNoTunnel == 1 }, "no tunnel")
+				assert.Equal(t, uint64(1), p.t1.Stats().RxPackets)
+				return
+			}
+			recv(t, p.o1)
+			assert.Equal(t, natted, p.t1.Remote())
+			require.NoError(t, p.o1.Inject(in))
+			readWire(t, p.p2)
+			assert.Equal(t, natted, p.p1.LastDest(), "sent to the new address and port")
+			s := p.t1.Stats()
+			assert.Equal(t, uint64(1), s.RemoteChanges)
+			assert.Equal(t, uint64(2), s.RxPackets)
+			assert.Zero(t, p.e1.Stats().RxNoTunnel)
+		})
+	}
+}
+
+// TestRoamGRE: over IP, the outer destination of what the tunnel sends
+// follows the source of packets that pass every check; packets with a
+// wrong key or out of the sequence window do not move it.
+func TestRoamGRE(t *testing.T) {
+	k := gre.Key(5)
+	moved := netip.MustParseAddr("198.51.100.77")
+	other := netip.MustParseAddr("198.51.100.78")
+	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, &k, &k, true
+	}, true)
+	in := inner4(60, 64, 0, false)
+	mk := func(src netip.Addr, key gre.Key, seq uint32) []byte {
+		f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: key, SeqPresent: true, Seq: seq}
+		g, err := f.Append(nil, in)
+		require.NoError(t, err)
+		o, err := outer.NewEncapsulator(outer.Config{Local: src, Remote: end1v4, TTL: 64})
+		require.NoError(t, err)
+		b := append(make([]byte, o.Overhead()), g...)
+		start, err := o.Prepend(b, o.Overhead(), outer.ProtoGRE, outer.Inner{})
+		require.NoError(t, err)
+		return b[start:]
+	}
+	inject(t, p, mk(end2v4, k, 10), mk(moved, k, 11), mk(other, 6, 12), mk(other, k, 5))
+	s, es := settled(t, p, 4)
+	assert.Equal(t, uint64(2), s.RxPackets)
+	assert.Equal(t, uint64(1), es.RxNoTunnel, "wrong key")
+	assert.Equal(t, uint64(1), s.RxOutOfSeq, "behind the window")
+	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote())
+	assert.Equal(t, uint64(1), s.RemoteChanges)
+
+	require.NoError(t, p.o1.Inject(in))
+	o, _, err := outer.Parse(readWire(t, p.p2)) // the header checksum is checked too
+	require.NoError(t, err)
+	assert.Equal(t, moved, o.Dst)
+	assert.Equal(t, end1v4, o.Src)
+	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.p1.LastDest())
+
+	// Dead-loop guard follows the remote too.
+	loop := inner4(60, 64, 0, false)
+	iphdr.IPv4(loop).SetDst(moved)
+	iphdr.IPv4(loop).ComputeChecksum()
+	require.NoError(t, p.o1.Inject(loop))
+	eventually(t, func() bool { return p.t1.Stats().TxDeadLoop == 1 }, "dead loop")
+}
+
+// TestRoamConfig: Roam needs a remote, and not mode mobile.
+func TestRoamConfig(t *testing.T) {
+	for _, c := range []tunnel.Config{
+		{Name: "a", Mode: tunnel.ModeGRE, Roam: true},
+		{Name: "b", Mode: tunnel.ModeMobile, Remote: end2v4, Roam: true},
+	} {
+		require.ErrorIs(t, c.Validate(), tunnel.ErrConfigRoam, c.Name)
+	}
+}
