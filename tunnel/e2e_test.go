@@ -57,7 +57,11 @@ func TestModes(t *testing.T) {
 					assert.Equal(t, in, recv(t, p.o1), "2 -> 1")
 				}
 				n := uint64(len(ins))
-				s1, s2 := p.t1.Stats(), p.t2.Stats()
+				var s1, s2 tunnel.Stats
+				eventually(t, func() bool { // counters move when a batch write returns
+					s1, s2 = p.t1.Stats(), p.t2.Stats()
+					return s1.RxPackets == n && s1.TxPackets == n && s2.RxPackets == n && s2.TxPackets == n
+				}, "counters")
 				assert.Equal(t, n, s1.TxPackets)
 				assert.Equal(t, n, s1.RxPackets)
 				assert.Equal(t, n, s2.TxPackets)
