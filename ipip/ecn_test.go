@@ -13,31 +13,14 @@ import (
 	"github.com/ipencap/ipencap/outer"
 )
 
-// rfc6040 is the RFC 6040 decapsulation table (testpkt.RFC6040) in this
-// package's types.
-var rfc6040 = func() (rows []struct {
-	inner, outer outer.ECN
-	want         outer.ECN
-	verdict      outer.ECNVerdict
-}) {
-	for _, c := range testpkt.RFC6040 {
-		rows = append(rows, struct {
-			inner, outer outer.ECN
-			want         outer.ECN
-			verdict      outer.ECNVerdict
-		}{outer.ECN(c.Inner), outer.ECN(c.Outer), outer.ECN(c.Want), outer.ECNVerdict(c.Verdict)})
-	}
-	return rows
-}()
-
 func TestDecapECNTable(t *testing.T) {
-	require.Len(t, rfc6040, 16)
-	for _, tt := range rfc6040 {
-		t.Run(fmt.Sprintf("inner %v outer %v", tt.inner, tt.outer), func(t *testing.T) {
-			got, v := outer.DecapECN(tt.inner, tt.outer)
-			assert.Equal(t, tt.verdict, v)
+	require.Len(t, testpkt.RFC6040, 16)
+	for _, tt := range testpkt.RFC6040 {
+		t.Run(fmt.Sprintf("inner %v outer %v", tt.Inner, tt.Outer), func(t *testing.T) {
+			got, v := outer.DecapECN(tt.Inner, tt.Outer)
+			assert.Equal(t, tt.Verdict, v)
 			if v != outer.ECNDrop {
-				assert.Equal(t, tt.want, got)
+				assert.Equal(t, tt.Want, got)
 			}
 		})
 	}
@@ -48,22 +31,22 @@ func TestDecapECNTable(t *testing.T) {
 // error, an untouched DSCP and (IPv4) a still-valid inner checksum.
 func TestDecapECNPackets(t *testing.T) {
 	for _, kind := range tunnelKinds {
-		for _, tt := range rfc6040 {
-			t.Run(fmt.Sprintf("%s/inner %v outer %v", kind.name, tt.inner, tt.outer), func(t *testing.T) {
+		for _, tt := range testpkt.RFC6040 {
+			t.Run(fmt.Sprintf("%s/inner %v outer %v", kind.name, tt.Inner, tt.Outer), func(t *testing.T) {
 				const dscp = 0x28 << 2 // AF11 in the inner header
 				e, err := ipip.NewEncapsulator(ipip.Config{Local: kind.local, Remote: kind.remote, TTL: 64,
 					TOS: 0xb8, ECN: outer.ECNCompat})
 				require.NoError(t, err)
-				b := kind.inner(e.Overhead(), 100, 9, dscp|uint8(tt.inner))
+				b := kind.inner(e.Overhead(), 100, 9, dscp|uint8(tt.Inner))
 				start, err := e.Encap(b, e.Overhead())
 				require.NoError(t, err)
 				pkt := b[start:]
-				setOuterECN(pkt, tt.outer)
+				setOuterECN(pkt, tt.Outer)
 
 				inner, o, err := decap(pkt)
-				assert.Equal(t, tt.verdict != outer.ECNForward, o.ECNAlarm)
-				assert.Equal(t, tt.outer, o.ECN())
-				if tt.verdict == outer.ECNDrop {
+				assert.Equal(t, tt.Verdict != outer.ECNForward, o.ECNAlarm)
+				assert.Equal(t, tt.Outer, o.ECN())
+				if tt.Verdict == outer.ECNDrop {
 					require.ErrorIs(t, err, outer.ErrECNDrop)
 					assert.Nil(t, inner)
 					assert.Equal(t, kind.remote, o.Dst, "outer fields come back with the drop")
@@ -71,7 +54,7 @@ func TestDecapECNPackets(t *testing.T) {
 				}
 				require.NoError(t, err)
 				tc := innerTOS(inner)
-				assert.Equal(t, tt.want, outer.ECNOf(tc))
+				assert.Equal(t, tt.Want, outer.ECNOf(tc))
 				assert.Equal(t, uint8(dscp), tc&^3)
 				if inner[0]>>4 == 4 {
 					assert.True(t, iphdr.IPv4(inner).ChecksumValid(), "inner checksum after the ECN rewrite")
