@@ -115,8 +115,11 @@ type Config struct {
 	Local netip.Addr
 	// Remote is the outer destination (remote D); the zero Addr or the
 	// unspecified address is "any": the tunnel receives from every peer
-	// and, having nowhere to send, counts what it is given as TxNoRoute.
-	// A multicast group receives from every member (broadcast GRE).
+	// and is NBMA: it sends each packet where its neighbour table says
+	// ([Tunnel.AddNeighbor]) and counts what has no entry as TxNoRoute.
+	// A multicast group makes a broadcast tunnel (broadcast GRE, see the
+	// package doc): it sends to the group and receives from every member,
+	// what they send to the group and to its own address.
 	Remote netip.Addr
 	// IKey is the key that received packets must carry (ikey); nil means
 	// keyless: packets with a key do not match. GRE modes only.
@@ -233,6 +236,14 @@ type Config struct {
 	// and receive what it sends. Use it over an authenticated underlay, or
 	// only where that is acceptable.
 	Roam bool
+	// FDBAgeing is how long a broadcast gretap tunnel (ModeGRETap with a
+	// multicast Remote) keeps a learnt MAC address without a frame from
+	// it (see [Tunnel.FDB]); 0 means [DefaultFDBAgeing] (300 s, a Linux
+	// bridge's ageing_time). Only for broadcast gretap tunnels.
+	FDBAgeing time.Duration
+	// FDBMax bounds the MAC addresses a broadcast gretap tunnel learns; 0
+	// means [DefaultFDBMax]. Only for broadcast gretap tunnels.
+	FDBMax int
 	// Logger receives the tunnel's rare events (never one per packet); nil
 	// is silent.
 	Logger *slog.Logger
@@ -263,13 +274,16 @@ var (
 	// ErrConfigName means an empty or duplicate tunnel name.
 	ErrConfigName = errors.New("name empty or already in use")
 	// ErrConfigAddr means an address of the wrong family for the mode, an
-	// IPv4-mapped address, or local and remote of different families.
+	// IPv4-mapped address, a multicast local, or local and remote of
+	// different families.
 	ErrConfigAddr = errors.New("address of the wrong family for the mode")
 	// ErrConfigGREOnly means a key, checksum or sequence option on a mode
 	// that has no GRE header.
 	ErrConfigGREOnly = errors.New("only GRE modes have keys, checksums and sequence numbers")
 	// ErrConfigDuplicate means another tunnel of the same mode already has
-	// this local, remote and key.
+	// this local, remote and key (for a tunnel with a multicast remote,
+	// also: another tunnel with remote any has its local and key, since
+	// both would receive the unicast packets sent to that local).
 	ErrConfigDuplicate = errors.New("another tunnel has the same local, remote and key")
 	// ErrConfigRange means a number out of its range.
 	ErrConfigRange = errors.New("out of range")
@@ -286,12 +300,15 @@ var (
 	// ikey, or a second fallback of the same mode and family.
 	ErrConfigFallback = errors.New("a fallback tunnel has no local, remote or ikey, and is the only one of its mode")
 	// ErrConfigKeepalive means Keepalive or Reflect on a mode other than
-	// ModeGRE, keepalives without a remote, or a negative period or retry
-	// count.
-	ErrConfigKeepalive = errors.New("keepalives and reflection need mode gre (and keepalives a remote)")
-	// ErrConfigRoam means Roam without a remote, on a fallback tunnel or
-	// on ModeMobile.
-	ErrConfigRoam = errors.New("roam needs a remote and a mode other than mobile")
+	// ModeGRE, keepalives without a unicast remote, or a negative period
+	// or retry count.
+	ErrConfigKeepalive = errors.New("keepalives and reflection need mode gre (and keepalives a unicast remote)")
+	// ErrConfigRoam means Roam without a unicast remote, on a fallback
+	// tunnel or on ModeMobile.
+	ErrConfigRoam = errors.New("roam needs a unicast remote and a mode other than mobile")
+	// ErrConfigFDB means FDBAgeing or FDBMax negative, or set on a tunnel
+	// that is not broadcast gretap (ModeGRETap with a multicast remote).
+	ErrConfigFDB = errors.New("fdb options need a gretap tunnel with a multicast remote")
 	// ErrConfigMTU means an MTU below the minimum (68 for IPv4, 1280 when
 	// the tunnel carries IPv6) or above what the underlay can carry.
 	ErrConfigMTU = errors.New("mtu out of range")
@@ -359,7 +376,7 @@ func (c *Config) Validate() error {
 		if !a.addr.IsValid() {
 			continue
 		}
-		if a.addr.Is4In6() || (fam == 4 && !a.addr.Is4()) || (fam == 6 && !a.addr.Is6()) {
+		if a.addr.Is4In6() || (fam == 4 && !a.addr.Is4()) || (fam == 6 && !a.addr.Is6()) || (a.field == "local" && a.addr.IsMulticast()) {
 			return fail(a.field, a.addr.String(), ErrConfigAddr)
 		}
 	}
@@ -406,7 +423,7 @@ func (c *Config) Validate() error {
 	if c.Fallback && (!isAny(c.Local) || !isAny(c.Remote) || c.IKey != nil) {
 		return fail("fallback", "", ErrConfigFallback)
 	}
-	if c.Keepalive < 0 || (c.Keepalive > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Fallback)) {
+	if c.Keepalive < 0 || (c.Keepalive > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback)) {
 		return fail("keepalive", c.Keepalive.String(), ErrConfigKeepalive)
 	}
 	if c.KeepaliveRetries < 0 {
@@ -421,8 +438,15 @@ func (c *Config) Validate() error {
 	if c.ShapeLimit < 0 || c.ShapeLimit > 1<<30 || (c.ShapeLimit > 0 && c.ShapeRate == 0) {
 		return fail("limit", strconv.Itoa(c.ShapeLimit), ErrConfigRange)
 	}
-	if c.Roam && (isAny(c.Remote) || c.Fallback || c.Mode == ModeMobile) {
+	if c.Roam && (isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback || c.Mode == ModeMobile) {
 		return fail("roam", "", ErrConfigRoam)
+	}
+	broadcastTap := c.Mode == ModeGRETap && c.Remote.IsMulticast()
+	if c.FDBAgeing < 0 || (c.FDBAgeing != 0 && !broadcastTap) {
+		return fail("fdb-ageing", c.FDBAgeing.String(), ErrConfigFDB)
+	}
+	if c.FDBMax < 0 || (c.FDBMax != 0 && !broadcastTap) {
+		return fail("fdb-max", strconv.Itoa(c.FDBMax), ErrConfigFDB)
 	}
 	return nil
 }

@@ -43,9 +43,11 @@
 //
 // One goroutine per tunnel reads a batch of inner packets from its overlay,
 // Headroom bytes into each buffer, and for each: checks that the mode
-// carries it; refuses a dead loop (an inner destination equal to the
-// tunnel's own remote, the route loop the BSDs' link1 flag guards against,
-// or more than MaxNesting tunnel headers already inside); applies the MTU;
+// carries it; picks the outer destination (the remote, or for NBMA and
+// broadcast tunnels a neighbour entry or a learnt MAC address, below);
+// refuses a dead loop (an inner destination equal to that outer
+// destination, the route loop the BSDs' link1 flag guards against, or
+// more than MaxNesting tunnel headers already inside); applies the MTU;
 // encapsulates it in place with the mode's Encapsulator; and writes the
 // batch to the underlay.
 //
@@ -139,6 +141,53 @@
 // tunnel to themselves and receives its traffic. Roam is off by default;
 // use it over an underlay that authenticates its peers, or only where
 // that risk is accepted.
+//
+// # NBMA tunnels
+//
+// A tunnel with remote any (not a fallback) is NBMA (non-broadcast
+// multi-access, as Linux's tunl0 or a GRE device without a remote): it
+// receives from any source at its local address (lookup step 3) and sends
+// each packet to the outer destination its neighbour table gives for the
+// packet's inner destination ([Tunnel.AddNeighbor], [Tunnel.Neighbors]),
+// the static entries of `ip neigh add 10.0.0.2 lladdr 198.51.100.2 dev
+// gre1 nud permanent` or the gateways of `ip route add 10.0.0.0/24 via
+// 198.51.100.2 dev tunl0 onlink`. The engine has no routing table, so the
+// inner next hop is the packet's destination; entries are prefixes and the
+// longest one that holds the destination wins, so a route via a next hop
+// is one entry for the route's prefix. A packet without an entry is
+// counted as TxNoRoute; one whose inner destination is the outer address
+// of its own entry as TxDeadLoop. Each entry has its own Encapsulator
+// (with oseq, its own sequence numbers); the table is copied on write and
+// read without a lock or an allocation. A neighbour's path MTU is not
+// tracked ([Engine.PathMTU] concerns Config.Remote).
+//
+// # Broadcast tunnels
+//
+// A tunnel whose remote is a multicast group is a broadcast tunnel, a
+// virtual network of every tunnel sending to the group (broadcast GRE: `ip
+// tunnel add Universe local 192.0.2.1 remote 233.252.0.1 ttl 16`). It
+// sends to the group and receives what any member sends to the group
+// (lookup step 3, whatever the source) and what members send to its own
+// local address (an entry of local L and remote any: no other tunnel of
+// the mode may have that local and key). Its own multicast, looped back
+// by the underlay, is dropped and counted in Stats.RxLooped. An IP mode
+// broadcast tunnel also takes neighbour entries: a packet with an entry
+// goes unicast to it, the others to the group.
+//
+// A broadcast gretap tunnel is an Ethernet segment and learns like a
+// bridge: the inner source MAC address of each frame that passes every
+// check is recorded with the frame's outer source ([Tunnel.FDB],
+// Stats.FDBLearned, FDBMoved); a frame to a unicast MAC address learnt
+// within Config.FDBAgeing ([DefaultFDBAgeing], on EngineConfig.Now's
+// clock) goes unicast to that member, broadcast, multicast and unknown
+// destinations go to the group. Entries older than FDBAgeing are ignored,
+// and removed (Stats.FDBExpired) when the table is read or grows; at most
+// Config.FDBMax ([DefaultFDBMax]) are kept. Neither learning (but of a new
+// address) nor the lookup allocates.
+//
+// The underlay must carry the group: a raw socket joined to it (and with
+// a multicast TTL), or an in-memory segment in tests; the engine does not
+// join groups.
 //
 // # Fallback tunnels
 //

@@ -23,8 +23,9 @@ type EngineConfig struct {
 	// Logger receives the engine's rare events (underlay errors, tunnels
 	// added and removed), never one per packet; nil is silent.
 	Logger *slog.Logger
-	// Now is the clock of the reorder buffers; nil means time.Now. Tests
-	// pass a fake clock.
+	// Now is the clock of the reorder buffers and of the ageing of
+	// broadcast gretap tunnels' learnt MAC addresses ([Tunnel.FDB]); nil
+	// means time.Now. Tests pass a fake clock.
 	Now func() time.Time
 	// ManualTicks starts no keepalive timers: the application calls
 	// [Tunnel.Tick] every period itself (a test with a fake clock, or an
@@ -203,6 +204,16 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 		}
 		return nil, &ConfigError{Tunnel: cfg.Name, Field: "remote", Value: addrText(cfg.Remote), Err: err}
 	}
+	if t.hasID2 {
+		if err := e.table.Add(demux.Entry[*Tunnel]{ID: t.id2, Up: true, Value: t}); err != nil {
+			_ = e.table.Remove(t.id)
+			other := "?"
+			if old, ok := e.table.Get(t.id2); ok {
+				other = old.Value.cfg.Name
+			}
+			return nil, &ConfigError{Tunnel: cfg.Name, Field: "local", Value: addrText(cfg.Local) + " (tunnel " + strconv.Quote(other) + ")", Err: ErrConfigDuplicate}
+		}
+	}
 	e.tunnels[cfg.Name] = t
 	t.start()
 	if e.cfg.Logger != nil {
@@ -220,6 +231,9 @@ func (e *Engine) Remove(name string) error {
 	if ok {
 		delete(e.tunnels, name)
 		_ = e.table.Remove(t.id)
+		if t.hasID2 {
+			_ = e.table.Remove(t.id2)
+		}
 	}
 	e.mu.Unlock()
 	if !ok {

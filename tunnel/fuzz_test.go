@@ -23,10 +23,17 @@ import (
 // and ipip6 share a demux class, so they need different endpoints.
 var fuzzIPIP6Remote = netip.MustParseAddr("2001:db8::3")
 
+// fuzzGroup is the multicast remote of the fuzz engine's broadcast gretap
+// tunnel.
+var fuzzGroup = netip.MustParseAddr("233.252.0.1")
+
 // fuzzRig is the engine FuzzReceive feeds: one FramingIP underlay with a
 // tunnel of every IP-framed mode plus a GRE fallback, and one FramingUDP
 // underlay with a GRE-in-UDP tunnel. gre1 has keepalives (ticked by hand:
-// never here) and reflects requests; gu1 roams. The test writes into the far ends of
+// never here) and reflects requests; gu1 roams; tapm is broadcast gretap
+// (remote a multicast group: it learns MAC addresses, drops its own
+// multicast looped back, and takes unicast gretap to end 1 from any source
+// but end 2, which is tap1's). The test writes into the far ends of
 // the two pipes.
 type fuzzRig struct {
 	e        *tunnel.Engine
@@ -61,6 +68,7 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 		{Name: "ip6gre1", Mode: tunnel.ModeIP6GRE, Local: end1v6, Remote: end2v6},
 		{Name: "mob1", Mode: tunnel.ModeMobile, Local: end1v4, Remote: end2v4},
 		{Name: "gu1", Mode: tunnel.ModeGREInUDP, Local: end1v4, Remote: end2v4, Roam: true},
+		{Name: "tapm", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: fuzzGroup, FDBMax: 4},
 	} {
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 		tun, err := r.e.Add(c, o)
@@ -76,7 +84,7 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 func (r *fuzzRig) accounted() (rx, sum uint64) {
 	for _, t := range r.tunnels {
 		s := t.Stats()
-		sum += s.RxPackets + s.RxErrors + s.RxDropped + s.KeepaliveReplies + s.KeepalivesReflected
+		sum += s.RxPackets + s.RxErrors + s.RxDropped + s.RxLooped + s.KeepaliveReplies + s.KeepalivesReflected
 	}
 	es := r.e.Stats()
 	return es.RxPackets, sum + es.RxNoTunnel + es.RxFrameErrors + es.RxCsumErrors + es.RxUnknownProto
@@ -170,7 +178,7 @@ func checkDelivered(m tunnel.Mode, p []byte) error {
 // and, the same bytes, into a UDP underlay of an engine with a tunnel of
 // every mode, and checks that nothing panics, that every packet is counted
 // exactly once (engine RxPackets == the engine's drop counters + every
-// tunnel's RxPackets, RxErrors, RxDropped, KeepaliveReplies and
+// tunnel's RxPackets, RxErrors, RxDropped, RxLooped, KeepaliveReplies and
 // KeepalivesReflected) and that what reaches an
 // overlay is a whole IP packet of the mode's version.
 //
@@ -332,6 +340,13 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		seedFields(tb, gre.Fields{Protocol: gre.ProtoIPv6}, in4),
 		// Keyless Ethernet over GRE: tap1 delivers it.
 		seedFields(tb, gre.Fields{Protocol: gre.ProtoTEB}, ether),
+		// Ethernet over GRE to the group: tapm delivers it and learns
+		// 02:00:00:00:00:01 behind end 2.
+		seedGRE(tb, end2v4, fuzzGroup, gre.Config{Protocol: gre.ProtoTEB}, ether),
+		// The same from end 1 itself: tapm's own multicast, looped back.
+		seedGRE(tb, end1v4, fuzzGroup, gre.Config{Protocol: gre.ProtoTEB}, ether),
+		// Unicast Ethernet over GRE to end 1 from a third member: tapm.
+		seedGRE(tb, netip.MustParseAddr("203.0.113.3"), end1v4, gre.Config{Protocol: gre.ProtoTEB}, ether),
 		// A 10-byte gretap runt frame (see TestGRETapRunt).
 		seedGRE(tb, end2v4, end1v4, gre.Config{Protocol: gre.ProtoTEB}, ether[:10]),
 		// ip6gre: delivered.

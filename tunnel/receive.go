@@ -34,16 +34,24 @@ func (p *pending) add(w []byte, owned *buffer) {
 // flush writes the pending packets to the tunnel's overlay and counts them.
 func (p *pending) flush() {
 	if len(p.bufs) > 0 {
-		n, _ := p.t.over.Write(p.bufs, OverlayOffset)
-		n = min(max(n, 0), len(p.bufs))
+		// Count before writing, so that whoever sees a packet come out of
+		// the overlay finds it counted; take back what was not written.
+		st := &p.t.stats
 		var bytes uint64
-		for _, w := range p.bufs[:n] {
+		for _, w := range p.bufs {
 			bytes += uint64(len(w) - OverlayOffset)
 		}
-		st := &p.t.stats
-		st.rxPackets.Add(uint64(n))
+		st.rxPackets.Add(uint64(len(p.bufs)))
 		st.rxBytes.Add(bytes)
+		n, _ := p.t.over.Write(p.bufs, OverlayOffset)
+		n = min(max(n, 0), len(p.bufs))
 		if d := len(p.bufs) - n; d > 0 {
+			var lost uint64
+			for _, w := range p.bufs[n:] {
+				lost += uint64(len(w) - OverlayOffset)
+			}
+			st.rxPackets.Add(^uint64(d - 1))
+			st.rxBytes.Add(^(lost - 1))
 			st.rxDropped.Add(uint64(d))
 		}
 		clear(p.bufs)
@@ -209,6 +217,10 @@ func (r *receiver) handle(i int) {
 // into o and, for GRE, h) and queues it for the overlay.
 func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.Header) {
 	st := &t.stats
+	if t.group && o.Src == t.local {
+		st.rxLooped.Add(1) // our own multicast, looped back
+		return
+	}
 	var inner []byte
 	var err error
 	ecn := r.ul.cfg.Framing == FramingIP
@@ -274,6 +286,10 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 			from = netip.AddrPortFrom(o.Src, r.peers[i].Port())
 		}
 	}
+	var mac [6]byte // the source MAC address a broadcast gretap tunnel learns
+	if t.fdb != nil {
+		mac = [6]byte(inner[6:12])
+	}
 	if t.cfg.ISeq {
 		seq, ok := h.Seq()
 		if !ok {
@@ -281,7 +297,7 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 			return
 		}
 		if t.reorder != nil {
-			t.pushReordered(r, i, seq, start, len(inner), from)
+			t.pushReordered(r, i, seq, start, len(inner), from, mac, o.Src)
 			return
 		}
 		t.rxMu.Lock()
@@ -300,6 +316,9 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 		}
 	}
 	t.roamTo(from)
+	if t.fdb != nil {
+		t.learn(mac, o.Src, r.clock().UnixNano())
+	}
 	if t.refl != nil && keepaliveShaped(inner) && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
 		return
 	}
@@ -320,8 +339,9 @@ func (t *Tunnel) resync() bool {
 // pushReordered gives packet i (the inner packet at b[start:start+n]) to
 // the reorder buffer. If the buffer keeps it, the receiver's buffer is
 // replaced by a fresh one: the packet's buffer now belongs to the reorder
-// buffer until it is delivered.
-func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int, from netip.AddrPort) {
+// buffer until it is delivered. A broadcast gretap tunnel learns that mac
+// is behind src when the packet is kept.
+func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int, from netip.AddrPort, mac [6]byte, src netip.Addr) {
 	b := r.bufs[i]
 	buf := bufferOf(b)
 	setPacketStart(buf, start)
@@ -342,6 +362,9 @@ func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int, fro
 	if kept {
 		t.seqDrops = 0
 		t.roamTo(from)
+		if t.fdb != nil {
+			t.learn(mac, src, r.clock().UnixNano())
+		}
 	}
 	taken := t.curTaken
 	held := t.reorder.Len() > 0

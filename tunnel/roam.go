@@ -83,11 +83,13 @@ func (t *Tunnel) roamTo(from netip.AddrPort) {
 }
 
 // fixDst rewrites the outer destination of the outer packet p, which the
-// Encapsulator addressed to Config.Remote, when a roaming tunnel's peer has
-// moved elsewhere. GRE-in-UDP has no outer header here: the peer goes to
-// the underlay with the packet.
+// tunnel's Encapsulator addressed to Config.Remote, when it goes elsewhere:
+// a roaming tunnel's peer has moved, or a broadcast gretap tunnel sends a
+// frame to the member its destination MAC address was learnt behind.
+// GRE-in-UDP has no outer header here: the peer goes to the underlay with
+// the packet.
 func (t *Tunnel) fixDst(p []byte, peer netip.AddrPort) {
-	if !t.cfg.Roam || t.ul.cfg.Framing != FramingIP || peer.Addr() == t.cfg.Remote || len(p) == 0 {
+	if t.ul.cfg.Framing != FramingIP || peer.Addr() == t.cfg.Remote || len(p) == 0 {
 		return
 	}
 	switch p[0] >> 4 {

@@ -21,6 +21,8 @@ type sender struct {
 	owned []*buffer      // buffers of fragments, returned after the write
 	icmp  [][]byte       // ICMP errors to write back to the overlay
 	peer  netip.AddrPort // where the packet being sent goes
+	enc   encapsulator   // what encapsulates it: t.enc, or its neighbour's
+	now   int64          // the batch's time for the FDB (Unix ns), 0 until needed
 }
 
 func (t *Tunnel) sendLoop() {
@@ -38,6 +40,7 @@ func (t *Tunnel) sendLoop() {
 	}()
 	for {
 		k, err := t.over.Read(s.bufs, s.sizes, Headroom)
+		s.now = 0
 		for i := range k {
 			s.send(s.bufs[i], s.sizes[i])
 		}
@@ -72,8 +75,11 @@ func (s *sender) flush() {
 	}
 	s.owned = s.owned[:0]
 	if len(s.icmp) > 0 {
+		t.stats.txICMP.Add(uint64(len(s.icmp)))
 		n, _ := t.over.Write(s.icmp, OverlayOffset)
-		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
+		if d := len(s.icmp) - min(max(n, 0), len(s.icmp)); d > 0 {
+			t.stats.txICMP.Add(^uint64(d - 1))
+		}
 		clear(s.icmp)
 		s.icmp = s.icmp[:0]
 	}
@@ -85,15 +91,23 @@ func (s *sender) flush() {
 func (s *sender) flushOut() {
 	t := s.t
 	if len(s.out) > 0 {
-		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
-		n = min(max(n, 0), len(s.out))
+		// Count before writing, so that whoever sees a packet arrive finds
+		// it counted; take back what the underlay did not accept.
 		var bytes uint64
-		for _, p := range s.out[:n] {
+		for _, p := range s.out {
 			bytes += uint64(len(p))
 		}
-		t.stats.txPackets.Add(uint64(n))
+		t.stats.txPackets.Add(uint64(len(s.out)))
 		t.stats.txBytes.Add(bytes)
+		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
+		n = min(max(n, 0), len(s.out))
 		if d := len(s.out) - n; d > 0 {
+			var lost uint64
+			for _, p := range s.out[n:] {
+				lost += uint64(len(p))
+			}
+			t.stats.txPackets.Add(^uint64(d - 1))
+			t.stats.txBytes.Add(^(lost - 1))
 			t.stats.txNoBufs.Add(uint64(d))
 		}
 		clear(s.out)
@@ -120,7 +134,8 @@ func (s *sender) queue(p []byte) {
 func (s *sender) send(b []byte, size int) {
 	t := s.t
 	st := &t.stats
-	if t.enc == nil {
+	nt := t.neigh.cur.Load()
+	if t.enc == nil && nt == nil {
 		st.txNoRoute.Add(1)
 		return
 	}
@@ -136,7 +151,12 @@ func (s *sender) send(b []byte, size int) {
 			st.txTooBig.Add(1)
 			return
 		}
-		s.peer = t.remote()
+		s.enc, s.peer = t.enc, t.remote()
+		if t.fdb != nil && p[0]&1 == 0 { // a unicast destination MAC address
+			if a, ok := t.fdb.lookup([6]byte(p[:6]), s.clock()); ok {
+				s.peer = netip.AddrPortFrom(a, 0)
+			}
+		}
 		s.encap(b, size)
 		return
 	}
@@ -163,7 +183,16 @@ func (s *sender) send(b []byte, size int) {
 		}
 		dst = iphdr.IPv6(p).Dst()
 	}
-	s.peer = t.remote()
+	s.enc, s.peer = t.enc, t.remote()
+	if nt != nil {
+		if n := nt.lookup(dst); n != nil {
+			s.enc, s.peer = n.enc, n.Outer
+		}
+	}
+	if s.enc == nil {
+		st.txNoRoute.Add(1) // NBMA: no neighbour entry
+		return
+	}
 	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting) > t.e.cfg.MaxNesting {
 		st.txDeadLoop.Add(1)
 		return
@@ -187,13 +216,23 @@ func (s *sender) send(b []byte, size int) {
 
 // encap encapsulates b[Headroom:Headroom+size] in place and queues it.
 func (s *sender) encap(b []byte, size int) {
-	start, err := s.t.enc.Encap(b[:Headroom+size], Headroom)
+	start, err := s.enc.Encap(b[:Headroom+size], Headroom)
 	if err != nil {
 		s.t.stats.txInvalid.Add(1)
 		return
 	}
-	s.t.fixDst(b[start:Headroom+size], s.peer)
+	if s.enc == s.t.enc {
+		s.t.fixDst(b[start:Headroom+size], s.peer) // a neighbour's Encapsulator addresses its packets itself
+	}
 	s.queue(b[start : Headroom+size])
+}
+
+// clock returns the time of the batch being sent, read once per batch.
+func (s *sender) clock() int64 {
+	if s.now == 0 {
+		s.now = s.t.e.cfg.Now().UnixNano()
+	}
+	return s.now
 }
 
 // nesting returns how many tunnel headers (IPIP, 6in4, GRE carrying IP)

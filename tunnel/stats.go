@@ -7,12 +7,15 @@ import "sync/atomic"
 // Bytes Errors DeadLoop NoRoute NoBufs) plus the split that iproute2 folds
 // into Errors. Every packet the tunnel is given is counted once: received
 // ones as RxPackets, KeepaliveReplies, KeepalivesReflected or in one Rx drop
-// counter (RxErrors and RxDropped), sent ones as TxPackets or in one Tx
+// counter (RxErrors, RxDropped and RxLooped), sent ones as TxPackets or in one Tx
 // drop counter (TxErrors). Keepalive requests the tunnel makes itself are
 // counted in KeepalivesSent only (or TxNoBufs when the underlay refuses
 // one).
 type Stats struct {
 	// RxPackets and RxBytes count inner packets delivered to the overlay.
+	// They (and TxPackets, TxBytes, TxICMP) are counted as a batch is
+	// handed over, and taken back for packets the overlay or underlay then
+	// refuses: a packet seen coming out is always already counted.
 	RxPackets, RxBytes uint64
 	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq, RxFrameErrors and
 	// ReflectRefused.
@@ -38,6 +41,11 @@ type Stats struct {
 	// combination that RFC 6040 marks as worth logging; they are not
 	// drops.
 	RxECNAlarms uint64
+	// RxLooped counts packets a broadcast tunnel (multicast remote)
+	// received from its own local address: its own multicast, looped back
+	// by the underlay (IP_MULTICAST_LOOP). They are dropped, as Linux
+	// drops the multicast a GRE tunnel sent itself, and are not errors.
+	RxLooped uint64
 
 	// TxPackets and TxBytes count outer packets the underlay accepted.
 	TxPackets, TxBytes uint64
@@ -45,11 +53,13 @@ type Stats struct {
 	// TxInvalid and TxShapedDrops.
 	TxErrors uint64
 	// TxDeadLoop counts packets whose inner destination is the tunnel's own
-	// remote (they would loop through the tunnel: the BSDs' link1 guard),
+	// remote, or the outer address its neighbour entry sends it to (they
+	// would loop through the tunnel: the BSDs' link1 guard),
 	// and packets nested deeper than MaxNesting tunnel headers.
 	TxDeadLoop uint64
-	// TxNoRoute counts packets the tunnel has nowhere to send: remote any,
-	// or a fallback tunnel.
+	// TxNoRoute counts packets the tunnel has nowhere to send: an NBMA
+	// tunnel (remote any) without a neighbour entry for the packet's
+	// destination ([Tunnel.AddNeighbor]), or a fallback tunnel.
 	TxNoRoute uint64
 	// TxNoBufs counts packets the underlay did not accept.
 	TxNoBufs uint64
@@ -90,6 +100,14 @@ type Stats struct {
 	// RemoteChanges counts the times a roaming tunnel's remote moved
 	// (Config.Roam).
 	RemoteChanges uint64
+
+	// FDBLearned counts MAC addresses a broadcast gretap tunnel learnt
+	// ([Tunnel.FDB]); FDBExpired those removed after Config.FDBAgeing
+	// without a frame; FDBMoved the times a learnt address was seen
+	// behind another member; FDBFull the frames whose new source address
+	// was not learnt because the table held Config.FDBMax entries (the
+	// frames themselves are delivered). These count entries, not packets.
+	FDBLearned, FDBExpired, FDBMoved, FDBFull uint64
 }
 
 // counters is the live, atomic form of Stats.
@@ -97,6 +115,7 @@ type counters struct {
 	rxPackets, rxBytes, rxCsum, rxSeq, rxFrame, rxDropped, rxMcast, rxECN                    atomic.Uint64
 	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
 	txShaped, kaSent, kaReplies, lineChanges, reflected, reflRefused, remoteChanges          atomic.Uint64
+	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull                                      atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -109,7 +128,8 @@ func (c *counters) snapshot() Stats {
 		TxTooBig: c.txTooBig.Load(), TxInvalid: c.txInvalid.Load(), TxICMP: c.txICMP.Load(), TxFragmented: c.txFrag.Load(),
 		TxShapedDrops: c.txShaped.Load(), KeepalivesSent: c.kaSent.Load(), KeepaliveReplies: c.kaReplies.Load(),
 		LineChanges: c.lineChanges.Load(), KeepalivesReflected: c.reflected.Load(), ReflectRefused: c.reflRefused.Load(),
-		RemoteChanges: c.remoteChanges.Load(),
+		RemoteChanges: c.remoteChanges.Load(), RxLooped: c.rxLooped.Load(),
+		FDBLearned: c.fdbLearned.Load(), FDBExpired: c.fdbExpired.Load(), FDBMoved: c.fdbMoved.Load(), FDBFull: c.fdbFull.Load(),
 	}
 	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused
 	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid + s.TxShapedDrops

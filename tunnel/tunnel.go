@@ -51,18 +51,21 @@ func (m Mode) class() demux.Class {
 
 // Tunnel is one tunnel of an [Engine], made by [Engine.Add].
 type Tunnel struct {
-	cfg   Config
-	e     *Engine
-	ul    *underlay
-	over  Overlay
-	enc   encapsulator // nil: the tunnel does not send (remote any, fallback)
-	id    demux.ID
-	peer  netip.AddrPort // where packets go
-	local netip.Addr     // the resolved local address (zero: any, with FramingUDP)
-	mtu   atomic.Int32   // the tunnel MTU, lowered by SetPathMTU
-	base  int            // the MTU from the configuration
-	ovh   int            // the encapsulation overhead
-	stats counters
+	cfg    Config
+	e      *Engine
+	ul     *underlay
+	over   Overlay
+	enc    encapsulator // nil: the tunnel does not send (remote any, fallback)
+	id     demux.ID
+	id2    demux.ID // hasID2: a broadcast tunnel's entry for unicast from its members
+	hasID2 bool
+	group  bool           // the remote is a multicast group (broadcast tunnel)
+	peer   netip.AddrPort // where packets go
+	local  netip.Addr     // the resolved local address (zero: any, with FramingUDP)
+	mtu    atomic.Int32   // the tunnel MTU, lowered by SetPathMTU
+	base   int            // the MTU from the configuration
+	ovh    int            // the encapsulation overhead
+	stats  counters
 
 	// Receive state, guarded by rxMu: the sequence window or reorder
 	// buffer, and where the reorder buffer's deliveries go.
@@ -83,6 +86,8 @@ type Tunnel struct {
 	refl     *reflector // nil: no reflection
 	shape    *shaper    // nil: not shaped
 	roamPeer peerCell   // the current peer of a roaming tunnel
+	neigh    neighbors  // the neighbour table of an NBMA tunnel
+	fdb      *fdb       // nil: no MAC learning (only broadcast gretap learns)
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -107,6 +112,18 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 		if cfg.Link != "" {
 			t.id.Link = ul.link
 		}
+		if cfg.Remote.IsMulticast() {
+			// A broadcast tunnel receives what is sent to the group (the
+			// demux's group entry) and what its members send to its own
+			// address once they know it (unicast to a learnt MAC address,
+			// or through a neighbour entry).
+			t.group = true
+			t.id2, t.hasID2 = t.id, true
+			t.id2.Remote = netip.Addr{}
+		}
+	}
+	if t.group && cfg.Mode == ModeGRETap {
+		t.fdb = newFDB(&cfg)
 	}
 	t.local = cfg.Local
 	if isAny(t.local) {
@@ -117,7 +134,7 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 		if ul.cfg.Framing == FramingIP && !t.local.IsValid() {
 			return nil, &ConfigError{Tunnel: cfg.Name, Field: "local", Value: "any", Err: ErrConfigLocal}
 		}
-		enc, err := t.newEncapsulator()
+		enc, err := t.newEncapsulator(cfg.Remote)
 		if err != nil {
 			return nil, &ConfigError{Tunnel: cfg.Name, Field: "encap", Err: err}
 		}
@@ -175,6 +192,9 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 	return t, nil
 }
 
+// outer6 reports whether the tunnel's outer packets are IPv6.
+func (t *Tunnel) outer6() bool { return t.id.Family == demux.IPv6 }
+
 // overheadOf is the overhead of a tunnel that does not send, for its
 // default MTU.
 func (t *Tunnel) overheadOf(v6 bool) int {
@@ -203,14 +223,16 @@ func (t *Tunnel) overheadOf(v6 bool) int {
 	return ip
 }
 
-func (t *Tunnel) newEncapsulator() (encapsulator, error) {
+// newEncapsulator returns an Encapsulator of the tunnel's mode and options
+// addressed to remote: Config.Remote, or a neighbour's outer address.
+func (t *Tunnel) newEncapsulator(remote netip.Addr) (encapsulator, error) {
 	c := &t.cfg
-	oc := outer.Config{Local: t.local, Remote: c.Remote, TTL: c.TTL, TOS: c.TOS, InheritTOS: c.InheritTOS, NoPMTUDisc: c.NoPMTUDisc}
+	oc := outer.Config{Local: t.local, Remote: remote, TTL: c.TTL, TOS: c.TOS, InheritTOS: c.InheritTOS, NoPMTUDisc: c.NoPMTUDisc}
 	switch c.Mode {
 	case ModeIPIP, ModeSIT, ModeIP6IP6, ModeIPIP6:
 		return ipip.NewEncapsulator(oc)
 	case ModeMobile:
-		return mobile.NewEncapsulator(mobile.Config{Local: t.local, Remote: c.Remote})
+		return mobile.NewEncapsulator(mobile.Config{Local: t.local, Remote: remote})
 	}
 	gc := gre.Config{Checksum: c.OCsum, Seq: c.OSeq}
 	if c.OKey != nil {
