@@ -79,10 +79,24 @@ func TestParseFlagsOptions(t *testing.T) {
 			o.cfg.Mode, o.cfg.Port, o.lport = tunnel.ModeGREInUDP, 4754, 4754
 		}},
 		{"any", []string{"-local", "any", "-remote", "any"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+		{"keepalive", []string{"-keepalive", "10s", "-keepalive-retries", "3"}, func(o *options) {
+			o.cfg.Keepalive, o.cfg.KeepaliveRetries = 10*time.Second, 3
+		}},
+		{"keepalive in seconds", []string{"-keepalive", "10"}, func(o *options) { o.cfg.Keepalive = 10 * time.Second }},
+		{"keepalive 200ms", []string{"-keepalive", "200ms"}, func(o *options) { o.cfg.Keepalive = 200 * time.Millisecond }},
+		{"keepalive off", []string{"-keepalive", "0"}, func(o *options) {}},
+		{"reflect", []string{"-reflect"}, func(o *options) { o.cfg.Reflect = true }},
+		{"reflect with remote any", []string{"-reflect", "-remote", "any"}, func(o *options) { o.cfg.Reflect, o.cfg.ReflectAny, o.cfg.Remote = true, true, netip.Addr{} }},
+		{"keepalive and reflect", []string{"-keepalive", "5s", "-reflect"}, func(o *options) { o.cfg.Keepalive, o.cfg.Reflect = 5*time.Second, true }},
+		{"log json", []string{"-log", "json"}, func(o *options) { o.log = "json" }},
+		{"metrics", []string{"-metrics", "127.0.0.1:9108"}, func(o *options) { o.metrics = "127.0.0.1:9108" }},
+		{"metrics any address", []string{"-metrics", ":9108"}, func(o *options) { o.metrics = ":9108" }},
+		{"metrics IPv6", []string{"-metrics", "[::1]:9108"}, func(o *options) { o.metrics = "[::1]:9108" }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want := &options{cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE,
-				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2")}}
+				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2"),
+				KeepaliveRetries: tunnel.DefaultKeepaliveRetries}, log: "text"}
 			tt.want(want)
 			got, err := parseFlags(append(append([]string(nil), base...), tt.args...))
 			require.NoError(t, err)
@@ -121,6 +135,22 @@ func TestRunBadFlags(t *testing.T) {
 		{"unknown flag", []string{"-foo"}, `gretun: flag provided but not defined: -foo`},
 		{"argument", []string{"extra"}, `gretun: unexpected argument "extra"`},
 		{"empty name", []string{"-name", ""}, `gretun: tunnel "": name "": name empty or already in use`},
+		{"keepalive not a duration", []string{"-keepalive", "often"}, `gretun: invalid value "often" for flag -keepalive: not a duration (10s) or a number of seconds`},
+		{"keepalive negative", []string{"-keepalive", "-1s"}, `gretun: invalid value "-1s" for flag -keepalive: negative`},
+		{"keepalive too short", []string{"-keepalive", "1ms"}, `gretun: tunnel "tun0": keepalive 1ms: out of range`},
+		{"keepalive on ipip", []string{"-mode", "ipip", "-keepalive", "10"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
+		{"keepalive on ip6gre", []string{"-mode", "ip6gre", "-local", "2001:db8::1", "-remote", "2001:db8::2", "-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
+		{"keepalive without remote", []string{"-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
+		{"keepalive-retries 0", []string{"-keepalive-retries", "0"}, `gretun: tunnel "tun0": keepalive-retries 0: out of range`},
+		{"keepalive-retries 256", []string{"-keepalive-retries", "256"}, `gretun: tunnel "tun0": keepalive-retries 256: out of range`},
+		{"keepalive-retries not a number", []string{"-keepalive-retries", "five"}, `gretun: invalid value "five" for flag -keepalive-retries: parse error`},
+		{"reflect on ipip", []string{"-mode", "ipip", "-reflect"}, `gretun: tunnel "tun0": reflect: keepalives and reflection need mode gre`},
+		{"reflect with a value", []string{"-reflect=maybe"}, `gretun: invalid boolean value "maybe" for -reflect: parse error`},
+		{"log format", []string{"-log", "xml"}, `gretun: log xml: want text or json`},
+		{"metrics without port", []string{"-metrics", "127.0.0.1"}, `gretun: metrics 127.0.0.1: want host:port`},
+		{"metrics port 0", []string{"-metrics", "127.0.0.1:0"}, `gretun: metrics 127.0.0.1:0: port out of range`},
+		{"metrics port too big", []string{"-metrics", "127.0.0.1:70000"}, `gretun: metrics 127.0.0.1:70000: port out of range`},
+		{"metrics port name", []string{"-metrics", "localhost:http"}, `gretun: metrics localhost:http: port out of range`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

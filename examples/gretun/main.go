@@ -11,7 +11,8 @@
 //	       [-iseq] [-oseq] [-seq] [-reorder N] [-ttl N|inherit]
 //	       [-tos 0xNN|inherit] [-nopmtudisc] [-dev LINK] [-mtu N]
 //	       [-addr PREFIX]... [-route PREFIX]... [-port N] [-lport N]
-//	       [-stats INTERVAL]
+//	       [-keepalive PERIOD] [-keepalive-retries N] [-reflect]
+//	       [-stats INTERVAL] [-metrics ADDR:PORT] [-log text|json]
 //
 // The modes are those of `ip tunnel`: gre, ipip, sit and mobile (over
 // IPv4), ip6gre, ip6ip6 and ipip6 (over IPv6), and gre-in-udp (RFC 8086,
@@ -41,6 +42,30 @@
 // the device and exits with status 0. A bad flag is reported in one line
 // on stderr, with exit status 2; a failure to set up, with status 1.
 //
+// -keepalive sends Cisco-style GRE keepalives every PERIOD (10s, or 10
+// for seconds as on a Cisco tunnel interface; 0, the default, is off)
+// and runs the line protocol: down after -keepalive-retries periods (5)
+// without a reply, up at the next reply. The far end needs no keepalive
+// support: a Cisco router answers by routing the request's inner packet
+// back, and so does a Linux host behind gretun with net.ipv4.ip_forward=1
+// and net.ipv4.conf.all.accept_local=1 (the inner packet comes out of its
+// TUN device with its own address as source). -reflect makes the engine
+// answer instead, with no help from the host (with remote any, any peer,
+// back to the request's source only). Mode gre only. Line protocol changes are logged:
+//
+//	time=2026-06-01T10:00:03.412Z level=WARN msg="line protocol down" tunnel=gre1 remote=198.51.100.2 keepalives_sent=9 keepalive_replies=5 line_changes=1
+//
+// Logs (the engine's events, line protocol changes, errors) go to stderr
+// through log/slog, as text or, with -log json, as JSON lines.
+//
+// -metrics serves the counters of every tunnel, the line protocol
+// (ipencap_tunnel_line_up) and the engine's counters at
+// http://ADDR:PORT/metrics in the Prometheus text format, read when
+// scraped: ipencap_tunnel_rx_packets_total{tunnel="gre1"},
+// ipencap_tunnel_tx_dead_loop_total and so on, named after the columns of
+// `ip -s tunnel show`. Give it a loopback or management address: it has
+// no authentication.
+//
 // The TUN device gets the tunnel's MTU: -mtu, or the underlay MTU (of
 // -dev, else of the route to -remote, else 1500) less the exact overhead
 // of the mode and options. With local any, outer packets leave from the
@@ -56,6 +81,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -87,11 +113,13 @@ func main() {
 
 // options is what the flags say: the tunnel, and the daemon around it.
 type options struct {
-	cfg    tunnel.Config
-	addrs  []netip.Prefix // -addr: inner addresses of the TUN device
-	routes []netip.Prefix // -route
-	lport  uint16         // -lport: local UDP port of gre-in-udp
-	stats  time.Duration  // -stats: 0 never
+	cfg     tunnel.Config
+	addrs   []netip.Prefix // -addr: inner addresses of the TUN device
+	routes  []netip.Prefix // -route
+	lport   uint16         // -lport: local UDP port of gre-in-udp
+	stats   time.Duration  // -stats: 0 never
+	log     string         // -log: text or json
+	metrics string         // -metrics: listen address, "" none
 }
 
 // errGRETap refuses mode gretap.
@@ -127,6 +155,12 @@ func parseFlags(args []string) (*options, error) {
 	port := fs.Uint("port", tunnel.DefaultGREInUDPPort, "gre-in-udp: UDP destination `port`")
 	lport := fs.Uint("lport", tunnel.DefaultGREInUDPPort, "gre-in-udp: local UDP `port`")
 	statsEvery := fs.Duration("stats", 0, "print the counters every `interval` (0: only on SIGUSR1 and at exit)")
+	var keepalive time.Duration
+	fs.Var(secondsOrDuration{&keepalive}, "keepalive", "keepalive `period` (10s, or seconds); 0: no keepalives")
+	retries := fs.Int("keepalive-retries", tunnel.DefaultKeepaliveRetries, "periods without a reply before the line protocol goes down")
+	reflect := bln("reflect", false, "answer the peer's keepalives")
+	logFormat := str("log", "text", "log `format`: text or json")
+	metrics := str("metrics", "", "serve Prometheus metrics on `addr:port`")
 	addrFlag, routeFlag := prefixList{&o.addrs}, prefixList{&o.routes}
 	fs.Var(addrFlag, "addr", "inner address with prefix length of the TUN device (repeatable)")
 	fs.Var(routeFlag, "route", "prefix routed through the TUN device (repeatable)")
@@ -225,10 +259,79 @@ func parseFlags(args []string) (*options, error) {
 		return nil, configErr("stats", statsEvery.String(), tunnel.ErrConfigRange)
 	}
 	o.stats = *statsEvery
+	if keepalive > 0 && keepalive < minKeepalive {
+		return nil, configErr("keepalive", keepalive.String(), tunnel.ErrConfigRange)
+	}
+	if *retries < 1 || *retries > maxKeepaliveRetries {
+		return nil, configErr("keepalive-retries", strconv.Itoa(*retries), tunnel.ErrConfigRange)
+	}
+	c.Keepalive, c.KeepaliveRetries, c.Reflect = keepalive, *retries, *reflect
+	// With remote any a reflector answers whoever asks (to the request's
+	// own source only, as always).
+	c.ReflectAny = c.Reflect && (!c.Remote.IsValid() || c.Remote.IsUnspecified())
+	switch *logFormat {
+	case "text", "json":
+		o.log = *logFormat
+	default:
+		return nil, fmt.Errorf("log %s: want text or json", *logFormat)
+	}
+	if *metrics != "" {
+		if err := checkListenAddr(*metrics); err != nil {
+			return nil, fmt.Errorf("metrics %s: %w", *metrics, err)
+		}
+		o.metrics = *metrics
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// Keepalive bounds: periods shorter than minKeepalive would flood the
+// peer; Cisco allows 1–255 retries.
+const (
+	minKeepalive        = 10 * time.Millisecond
+	maxKeepaliveRetries = 255
+)
+
+// secondsOrDuration is a duration flag that also takes a number of
+// seconds, as `keepalive 10 5` on a Cisco tunnel interface does.
+type secondsOrDuration struct{ d *time.Duration }
+
+func (s secondsOrDuration) String() string {
+	if s.d == nil {
+		return "0s"
+	}
+	return s.d.String()
+}
+
+func (s secondsOrDuration) Set(v string) error {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		*s.d = time.Duration(n) * time.Second
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("not a duration (10s) or a number of seconds")
+	}
+	if d < 0 {
+		return errors.New("negative")
+	}
+	*s.d = d
+	return nil
+}
+
+// checkListenAddr checks a listen address, host:port (the host may be
+// empty: every address).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return errors.New("port out of range")
+	}
+	return nil
 }
 
 // prefixList is a repeatable flag of prefixes with their host bits
@@ -268,7 +371,12 @@ const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [opt
   -addr PREFIX             inner address of the TUN device (repeatable)
   -route PREFIX            route through the TUN device (repeatable)
   -port N -lport N         gre-in-udp destination and local UDP ports (4754)
+  -keepalive PERIOD        send GRE keepalives every PERIOD (10s, or 10), 0: off (default)
+  -keepalive-retries N     line protocol down after N periods without a reply (5)
+  -reflect                 answer the peer's keepalives (mode gre)
   -stats INTERVAL          print the counters every INTERVAL (and on SIGUSR1)
+  -metrics ADDR:PORT       serve Prometheus metrics at http://ADDR:PORT/metrics
+  -log text|json           log format on stderr (default text)
 `
 
 // run is the daemon: it returns the exit status.
@@ -286,13 +394,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := newLogger(o.log, stderr)
 	d, err := start(o, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "gretun:", err)
+		log.Error("setup failed", "err", err)
 		return exitSetup
 	}
+	if o.metrics != "" {
+		m, err := serveMetrics(o.metrics, d.eng, log)
+		if err != nil {
+			d.eng.Close()
+			log.Error("setup failed", "metrics", o.metrics, "err", err)
+			return exitSetup
+		}
+		defer m.close()
+	}
 	fmt.Fprintln(stdout, d.t)
+	if c := d.t.Config(); c.Keepalive > 0 {
+		log.Info("keepalives", "tunnel", c.Name, "period", c.Keepalive.String(), "retries", c.KeepaliveRetries)
+	}
 
 	var tick <-chan time.Time
 	if o.stats > 0 {
@@ -315,7 +435,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err = d.eng.Close() // closes the sockets and the TUN device
 	d.printStats(stdout)
 	if err != nil {
-		fmt.Fprintln(stderr, "gretun: close:", err)
+		log.Warn("close", "err", err)
 	}
 	return exitOK
 }
@@ -330,7 +450,10 @@ type daemon struct {
 // start opens the underlay socket and the TUN device and adds the tunnel.
 func start(o *options, log *slog.Logger) (*daemon, error) {
 	c := o.cfg
-	c.Logger = log
+	// The engine reports line protocol changes at level Info; OnLineChange
+	// reports them here instead, with the keepalive counters.
+	c.Logger = slog.New(dropLineMsgs{log.Handler()})
+	c.OnLineChange = func(t *tunnel.Tunnel, up bool) { logLine(log, t, up) }
 	v6 := c.Mode == tunnel.ModeIP6GRE || c.Mode == tunnel.ModeIP6IP6 || c.Mode == tunnel.ModeIPIP6 ||
 		c.Local.Is6() || c.Remote.Is6()
 
@@ -451,10 +574,12 @@ func underlayInfo(link string, remote netip.Addr) (mtu int, src netip.Addr, err 
 
 // printStats prints the counters as `ip -s tunnel show` does, with a third
 // line for the drop counters iproute2 folds into Errors and the engine's
-// packets that no tunnel took.
+// packets that no tunnel took, and with keepalives or -reflect a fourth
+// for the line protocol and the keepalive counters; in one write.
 func (d *daemon) printStats(w io.Writer) {
 	s, e := d.t.Stats(), d.eng.Stats()
-	fmt.Fprintf(w, "%v\n"+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v\n"+
 		"    RX: %-10s %-10s %-8s %-8s %-8s %s\n"+
 		"        %-10d %-10d %-8d %-8d %-8d %d\n"+
 		"    TX: %-10s %-10s %-8s %-8s %-8s %s\n"+
@@ -466,4 +591,9 @@ func (d *daemon) printStats(w io.Writer) {
 		"Packets", "Bytes", "Errors", "DeadLoop", "NoRoute", "NoBufs",
 		s.TxPackets, s.TxBytes, s.TxErrors, s.TxDeadLoop, s.TxNoRoute, s.TxNoBufs,
 		s.RxFrameErrors, s.RxDropped, s.RxECNAlarms, s.TxTooBig, s.TxInvalid, s.TxICMP, s.TxFragmented, e.RxNoTunnel)
+	if c := d.t.Config(); c.Keepalive > 0 || c.Reflect {
+		fmt.Fprintf(&b, "    line_protocol %s keepalives_sent %d keepalive_replies %d line_changes %d keepalives_reflected %d reflect_refused %d\n",
+			lineState(d.t.LineUp()), s.KeepalivesSent, s.KeepaliveReplies, s.LineChanges, s.KeepalivesReflected, s.ReflectRefused)
+	}
+	io.WriteString(w, b.String())
 }
