@@ -5,13 +5,11 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,37 +33,14 @@ var (
 	innerA6, innerB6 = netip.MustParsePrefix("2001:db8:2::1/64"), netip.MustParsePrefix("2001:db8:2::2/64")
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testpkt.RemoveBinaries()
 	os.Exit(code)
 }
 
-// gretunBinary builds the daemon once per test run.
-func gretunBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "gretun-test-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "gretun")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, binErr)
-	return binPath
-}
+// gretunBinary builds the program once per test run.
+func gretunBinary(t *testing.T) string { return testpkt.Binary(t, "gretun") }
 
 func needRoot(t *testing.T) {
 	t.Helper()

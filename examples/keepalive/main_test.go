@@ -4,10 +4,8 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -78,37 +76,14 @@ func TestRunHelp(t *testing.T) {
 	assert.Contains(t, errb.String(), "usage: keepalive -local ADDR -remote ADDR")
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testpkt.RemoveBinaries()
 	os.Exit(code)
 }
 
 // binary builds the program once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "keepalive-test-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "keepalive")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, binErr)
-	return binPath
-}
+func binary(t *testing.T) string { return testpkt.Binary(t, "keepalive") }
 
 type syncBuffer struct {
 	mu sync.Mutex
