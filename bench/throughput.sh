@@ -138,6 +138,14 @@ cputicks() {
 	awk '{print $12 + $13}' <<<"$st"
 }
 
+# systicks PID: stime alone, the CPU time spent in the kernel for it.
+systicks() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	st=${st##*) }
+	awk '{print $13}' <<<"$st"
+}
+
 cleanup() {
 	local rc=$? p
 	set +e
@@ -365,18 +373,20 @@ iperf_run() {
 declare -A GBPS RETR CPUA CPUB KPPS ULEN FAILED
 
 tcp_round() {
-	local row=$1 r=$2 out=$TMP/$row-$r-tcp.json t0 t1 a0 a1 b0 b1
+	local row=$1 r=$2 out=$TMP/$row-$r-tcp.json t0 t1 a0 a1 b0 b1 sa0=0 sa1 ksh=-
 	a0=0 b0=0
-	[[ -n $DPID_A ]] && a0=$(cputicks "$DPID_A")
+	[[ -n $DPID_A ]] && a0=$(cputicks "$DPID_A") && sa0=$(systicks "$DPID_A")
 	[[ -n $DPID_B ]] && b0=$(cputicks "$DPID_B")
 	t0=$(date +%s.%N)
 	iperf_run "$out" || return 1
 	t1=$(date +%s.%N)
 	[[ -n $DPID_A ]] && a1=$(cputicks "$DPID_A") && CPUA[$row,$r]=$(awk -v d=$((a1 - a0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.2f", d/hz/(t1-t0)}')
+	# the sending daemon's share of CPU time spent in the kernel (stime / utime+stime)
+	[[ -n $DPID_A ]] && sa1=$(systicks "$DPID_A") && ksh=$(awk -v s=$((sa1 - sa0)) -v d=$((a1 - a0)) 'BEGIN{if (d > 0) printf "%d%%", 100*s/d; else print "-"}')
 	[[ -n $DPID_B ]] && b1=$(cputicks "$DPID_B") && CPUB[$row,$r]=$(awk -v d=$((b1 - b0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" 'BEGIN{printf "%.2f", d/hz/(t1-t0)}')
 	GBPS[$row,$r]=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$out" | awk '{printf "%.2f", $1}')
 	RETR[$row,$r]=$(jq -r '.end.sum_sent.retransmits // 0' "$out")
-	log "$row round $r: ${GBPS[$row,$r]} Gbit/s, ${RETR[$row,$r]} retransmits, cores A ${CPUA[$row,$r]:--} B ${CPUB[$row,$r]:--}"
+	log "$row round $r: ${GBPS[$row,$r]} Gbit/s, ${RETR[$row,$r]} retransmits, cores A ${CPUA[$row,$r]:--} B ${CPUB[$row,$r]:--} (A in the kernel: $ksh)"
 }
 
 udp_run() {
