@@ -11,9 +11,13 @@
 //   - gre, ipip, mobile: one codec per mode, each with an Encapsulator of the
 //     same shape, Overhead() and Encap(b, off);
 //   - demux: the receive-side tunnel table with the 4-step lookup of the
-//     Linux tunnel driver.
+//     Linux tunnel driver;
+//   - tunnel: the engine, with its transports (rawsock, udp, tundev);
+//   - checksum and iphdr: the Internet checksum and IPv4/IPv6 header views
+//     the codecs are built on.
 //
-// This package holds what the codecs share: the kinds of error below. Every
+// This package holds what the codecs share: the kinds of error below, and
+// [NewError], which builds their sentinels. Every
 // per-packet error of every codec matches exactly one of them with
 // [errors.Is], so a receiver maps any codec error to one counter of
 // `ip -s tunnel` with four checks instead of one per sentinel.

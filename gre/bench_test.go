@@ -9,7 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Sinks for the fields the decode benchmarks read, so that the compiler

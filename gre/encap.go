@@ -3,7 +3,7 @@ package gre
 import (
 	"encoding/binary"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/outer"
 )
 

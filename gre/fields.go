@@ -3,7 +3,7 @@ package gre
 import (
 	"encoding/binary"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 )
 
 // Fields are the fields of a GRE header, for Encode and Append, and what

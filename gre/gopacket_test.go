@@ -25,7 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Addresses of the packets the cross-checks build (documentation ranges).
@@ -214,7 +214,7 @@ func xcEncode(tb testing.TB, c xcCase) []byte {
 }
 
 // xcRefChecksum is a plain RFC 1071 Internet checksum, written out here as
-// a reference independent of internal/checksum.
+// a reference independent of package checksum.
 func xcRefChecksum(b []byte) uint16 {
 	var sum uint32
 	for i := 0; i+1 < len(b); i += 2 {

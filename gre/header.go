@@ -3,7 +3,7 @@ package gre
 import (
 	"encoding/binary"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 )
 
 // Bits of the first 16-bit word of a GRE header (RFC 1701 §2, RFC 2637 §4.1).

@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/internal/testpkt"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // xcInteropFields are the tshark fields TestInteropCaptures reads, in order.

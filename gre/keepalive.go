@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Cisco-style GRE keepalives need no keepalive support at the far end. The

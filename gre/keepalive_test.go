@@ -9,7 +9,7 @@ import (
 
 	"github.com/ipencap/ipencap"
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 var (

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
 	"github.com/ipencap/ipencap/internal/testpkt"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // xcTsharkFields are the fields TestTsharkDissectsOurs reads, in order.

@@ -1,7 +1,7 @@
 package ipip
 
 import (
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/outer"
 )
 

@@ -2,7 +2,6 @@ package ipip
 
 import (
 	"github.com/ipencap/ipencap"
-	"github.com/ipencap/ipencap/internal/errs"
 )
 
 // Errors of IPIP's own, returned by Decap and Check (Encap and Decap also
@@ -13,9 +12,9 @@ var (
 	// ErrProtocol (kind [ipencap.ErrProtocol]) means an outer protocol
 	// (IPv4) or final next header (IPv6) other than 4 (IPv4) and 41
 	// (IPv6).
-	ErrProtocol = errs.New("ipip: outer protocol is not 4 (IPv4) or 41 (IPv6)", ipencap.ErrProtocol)
+	ErrProtocol = ipencap.NewError("ipip: outer protocol is not 4 (IPv4) or 41 (IPv6)", ipencap.ErrProtocol)
 	// ErrVersionMismatch (kind [ipencap.ErrProtocol]) means the inner IP
 	// version does not match the outer protocol: protocol 4 must carry
 	// IPv4, protocol 41 IPv6.
-	ErrVersionMismatch = errs.New("ipip: inner IP version does not match the outer protocol", ipencap.ErrProtocol)
+	ErrVersionMismatch = ipencap.NewError("ipip: inner IP version does not match the outer protocol", ipencap.ErrProtocol)
 )

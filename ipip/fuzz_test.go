@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/ipip"
 	"github.com/ipencap/ipencap/outer"
 )

@@ -7,9 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/internal/testpkt"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/mobile"
 	"github.com/ipencap/ipencap/outer"
 )

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/outer"
 )
 

@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/ipencap/ipencap"
-	"github.com/ipencap/ipencap/internal/errs"
 )
 
 // Errors returned on the per-packet paths: [Encapsulator.Encap], [Decap],
@@ -22,55 +21,55 @@ var (
 	// forwarding header is cut short (fewer than 8 bytes, or 12 with S
 	// set); from Decap also that the outer.Outer does not fit the
 	// buffer it was given with. It matches [io.ErrUnexpectedEOF] too.
-	ErrTruncated = errs.New("mobile: truncated header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	ErrTruncated = ipencap.NewError("mobile: truncated header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
 	// ErrVersion (kind [ipencap.ErrFrame]) means Encap was given a datagram
 	// whose IP version is not 4: minimal encapsulation carries IPv4
 	// datagrams only.
-	ErrVersion = errs.New("mobile: IP version is not 4", ipencap.ErrFrame)
+	ErrVersion = ipencap.NewError("mobile: IP version is not 4", ipencap.ErrFrame)
 	// ErrHeaderLen (kind [ipencap.ErrFrame]) means Encap was given a
 	// datagram with an IPv4 IHL below 5 or a total length below the
 	// header length.
-	ErrHeaderLen = errs.New("mobile: bad IPv4 header length", ipencap.ErrFrame)
+	ErrHeaderLen = ipencap.NewError("mobile: bad IPv4 header length", ipencap.ErrFrame)
 	// ErrIPChecksum (kind [ipencap.ErrChecksum]) means Encap was given a
 	// datagram whose IPv4 header checksum is wrong: a corrupt header is not
 	// worth sending through the tunnel.
-	ErrIPChecksum = errs.New("mobile: bad IPv4 header checksum", ipencap.ErrChecksum)
+	ErrIPChecksum = ipencap.NewError("mobile: bad IPv4 header checksum", ipencap.ErrChecksum)
 	// ErrLength (kind [ipencap.ErrFrame]) means the datagram given to Encap
 	// does not fill the buffer: its total length differs from len(b) - off.
-	ErrLength = errs.New("mobile: datagram length differs from its total length field", ipencap.ErrFrame)
+	ErrLength = ipencap.NewError("mobile: datagram length differs from its total length field", ipencap.ErrFrame)
 	// ErrFragment (kind [ipencap.ErrFrame]) means Encap was given a fragment
 	// (MF set or a nonzero fragment offset). Minimal encapsulation cannot
 	// carry one, since the minimal header would sit in front of only part
 	// of the original payload (RFC 2004 §3); callers may fall back to IP in
 	// IP. (A received outer fragment is refused by outer.Parse with
 	// outer.ErrFragment.)
-	ErrFragment = errs.New("mobile: fragmented datagrams cannot be minimally encapsulated", ipencap.ErrFrame)
+	ErrFragment = ipencap.NewError("mobile: fragmented datagrams cannot be minimally encapsulated", ipencap.ErrFrame)
 	// ErrTooLong (kind [ipencap.ErrFrame]) means, from Encap, that the
 	// encapsulated datagram would exceed 65535 bytes.
-	ErrTooLong = errs.New("mobile: datagram too long to encapsulate", ipencap.ErrFrame)
+	ErrTooLong = ipencap.NewError("mobile: datagram too long to encapsulate", ipencap.ErrFrame)
 	// ErrShortBuffer (kind [ipencap.ErrFrame]) means there is not enough
 	// room: from Encap, fewer than 8 (12 with the original source) bytes
 	// of headroom before off, or off outside the buffer; from
 	// Fields.Encode, a buffer shorter than the header. It matches
 	// [io.ErrShortBuffer] too.
-	ErrShortBuffer = errs.New("mobile: no room for the minimal forwarding header", io.ErrShortBuffer, ipencap.ErrFrame)
+	ErrShortBuffer = ipencap.NewError("mobile: no room for the minimal forwarding header", io.ErrShortBuffer, ipencap.ErrFrame)
 	// ErrProtocol (kind [ipencap.ErrProtocol]) means Decap was given a
 	// packet that is not minimal encapsulation: an outer protocol other
 	// than 55 (outer.ProtoMinimal), or an IPv6 outer header, over
 	// which RFC 2004 defines no minimal encapsulation (its header has
 	// room for IPv4 addresses only).
-	ErrProtocol = errs.New("mobile: not minimal encapsulation (IPv4 protocol 55)", ipencap.ErrProtocol)
+	ErrProtocol = ipencap.NewError("mobile: not minimal encapsulation (IPv4 protocol 55)", ipencap.ErrProtocol)
 	// ErrReservedBits (kind [ipencap.ErrFrame]) means, from Parse and
 	// Decap, that reserved bits other than S are set in the minimal
 	// forwarding header.
-	ErrReservedBits = errs.New("mobile: reserved bits set in the minimal forwarding header", ipencap.ErrFrame)
+	ErrReservedBits = ipencap.NewError("mobile: reserved bits set in the minimal forwarding header", ipencap.ErrFrame)
 	// ErrChecksum (kind [ipencap.ErrChecksum]) means, from Parse and Decap,
 	// that the minimal forwarding header's checksum is wrong.
-	ErrChecksum = errs.New("mobile: bad minimal forwarding header checksum", ipencap.ErrChecksum)
+	ErrChecksum = ipencap.NewError("mobile: bad minimal forwarding header checksum", ipencap.ErrChecksum)
 	// ErrAddr (kind [ipencap.ErrFrame]) means Fields.Encode was given a Dst,
 	// or a valid Src, that is not IPv4 (IPv4-mapped IPv6 addresses count as
 	// IPv4).
-	ErrAddr = errs.New("mobile: addresses must be IPv4", ipencap.ErrFrame)
+	ErrAddr = ipencap.NewError("mobile: addresses must be IPv4", ipencap.ErrFrame)
 )
 
 // ErrConfigAddr is the configuration error, wrapped in a [*ConfigError] by

@@ -7,8 +7,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/mobile"
 	"github.com/ipencap/ipencap/outer"
 )

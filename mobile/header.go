@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/outer"
 )
 

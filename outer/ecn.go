@@ -3,8 +3,8 @@ package outer
 import (
 	"encoding/binary"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // ECN is an explicit congestion notification codepoint (RFC 3168 §5): the

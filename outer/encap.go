@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Header sizes and defaults.

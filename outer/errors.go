@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/ipencap/ipencap"
-	"github.com/ipencap/ipencap/internal/errs"
 )
 
 // Errors returned on the per-packet paths (Encapsulator.Prepend, InnerOf,
@@ -17,68 +16,68 @@ var (
 	// the outer header, before the IPv4 total length or the IPv6 payload
 	// length it declares, or inside an IPv6 extension header. It matches
 	// [io.ErrUnexpectedEOF] too.
-	ErrTruncated = errs.New("outer: truncated outer header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	ErrTruncated = ipencap.NewError("outer: truncated outer header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
 	// ErrVersion (kind [ipencap.ErrFrame]) means the outer version nibble
 	// is neither 4 nor 6.
-	ErrVersion = errs.New("outer: outer IP version is not 4 or 6", ipencap.ErrFrame)
+	ErrVersion = ipencap.NewError("outer: outer IP version is not 4 or 6", ipencap.ErrFrame)
 	// ErrHeaderLen (kind [ipencap.ErrFrame]) means an outer IPv4 IHL below
 	// 5 or a total length below the header length.
-	ErrHeaderLen = errs.New("outer: bad outer IPv4 header length", ipencap.ErrFrame)
+	ErrHeaderLen = ipencap.NewError("outer: bad outer IPv4 header length", ipencap.ErrFrame)
 	// ErrChecksum (kind [ipencap.ErrChecksum]) means the outer IPv4 header
 	// checksum is wrong.
-	ErrChecksum = errs.New("outer: bad outer IPv4 header checksum", ipencap.ErrChecksum)
+	ErrChecksum = ipencap.NewError("outer: bad outer IPv4 header checksum", ipencap.ErrChecksum)
 	// ErrFragment (kind [ipencap.ErrFrame]) means the outer packet is a
 	// fragment (IPv4 MF set or a nonzero fragment offset, or an IPv6
 	// fragment header): it must be reassembled before it can be
 	// decapsulated.
-	ErrFragment = errs.New("outer: outer packet is a fragment", ipencap.ErrFrame)
+	ErrFragment = ipencap.NewError("outer: outer packet is a fragment", ipencap.ErrFrame)
 	// ErrOption (kind [ipencap.ErrFrame]) means an outer IPv6 hop-by-hop or
 	// destination option that a node which does not know it must not skip
 	// (action bits other than 00, RFC 8200 §4.2), or a malformed option.
-	ErrOption = errs.New("outer: outer IPv6 option that cannot be skipped", ipencap.ErrFrame)
+	ErrOption = ipencap.NewError("outer: outer IPv6 option that cannot be skipped", ipencap.ErrFrame)
 	// ErrMappedAddr (kind [ipencap.ErrFrame]) means an IPv6 outer header
 	// whose source or destination is an IPv4-mapped address
 	// (::ffff:0:0/96). Such an address never appears on an IPv6 wire (RFC
 	// 4291 §2.5.5.2); accepting it would let an IPv6 packet pass for one
 	// from an IPv4 peer, past IPv4-only filters.
-	ErrMappedAddr = errs.New("outer: IPv4-mapped address in an IPv6 outer header", ipencap.ErrFrame)
+	ErrMappedAddr = ipencap.NewError("outer: IPv4-mapped address in an IPv6 outer header", ipencap.ErrFrame)
 
 	// ErrInnerTruncated (kind [ipencap.ErrFrame]) means the inner packet
 	// is shorter than its header or than the length that header declares.
 	// It matches [io.ErrUnexpectedEOF] too.
-	ErrInnerTruncated = errs.New("outer: truncated inner packet", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	ErrInnerTruncated = ipencap.NewError("outer: truncated inner packet", io.ErrUnexpectedEOF, ipencap.ErrFrame)
 	// ErrInnerVersion (kind [ipencap.ErrProtocol]) means the inner version
 	// nibble is neither 4 nor 6 where an IP packet is required.
-	ErrInnerVersion = errs.New("outer: inner packet is not IPv4 or IPv6", ipencap.ErrProtocol)
+	ErrInnerVersion = ipencap.NewError("outer: inner packet is not IPv4 or IPv6", ipencap.ErrProtocol)
 	// ErrInnerHeaderLen (kind [ipencap.ErrFrame]) means an inner IPv4 IHL
 	// below 5 or a total length below the header length.
-	ErrInnerHeaderLen = errs.New("outer: bad inner IPv4 header length", ipencap.ErrFrame)
+	ErrInnerHeaderLen = ipencap.NewError("outer: bad inner IPv4 header length", ipencap.ErrFrame)
 	// ErrInnerLength (kind [ipencap.ErrFrame]) means, from InnerOf, that
 	// the inner packet is longer than the length its header declares: the
 	// inner packet must fill the buffer exactly.
-	ErrInnerLength = errs.New("outer: inner packet longer than its header says", ipencap.ErrFrame)
+	ErrInnerLength = ipencap.NewError("outer: inner packet longer than its header says", ipencap.ErrFrame)
 	// ErrInnerTTL (kind [ipencap.ErrFrame]) means an inner TTL or hop limit
 	// of 0. RFC 2003 §3.1: "An encapsulator MUST NOT encapsulate a datagram
 	// with TTL = 0", and "If, after decapsulation, the inner datagram has
 	// TTL = 0, the decapsulator MUST discard the datagram". The same rule is
 	// applied to IPv6.
-	ErrInnerTTL = errs.New("outer: inner TTL or hop limit is 0", ipencap.ErrFrame)
+	ErrInnerTTL = ipencap.NewError("outer: inner TTL or hop limit is 0", ipencap.ErrFrame)
 
 	// ErrECNDrop (kind [ipencap.ErrFrame]) means the outer header is marked
 	// CE (congestion experienced) but the inner packet is Not-ECT: RFC 6040
 	// requires the decapsulator to drop it, since the congestion signal
 	// cannot be passed on. It is one of the combinations RFC 6040 marks as
 	// worth logging.
-	ErrECNDrop = errs.New("outer: outer CE over a Not-ECT inner packet (RFC 6040 drop)", ipencap.ErrFrame)
+	ErrECNDrop = ipencap.NewError("outer: outer CE over a Not-ECT inner packet (RFC 6040 drop)", ipencap.ErrFrame)
 
 	// ErrShortBuffer (kind [ipencap.ErrFrame]) means there is no room for
 	// the outer header: the offset of the inner packet is smaller than the
 	// outer header length, or lies outside the buffer. It matches
 	// [io.ErrShortBuffer] too.
-	ErrShortBuffer = errs.New("outer: no headroom for the outer header", io.ErrShortBuffer, ipencap.ErrFrame)
+	ErrShortBuffer = ipencap.NewError("outer: no headroom for the outer header", io.ErrShortBuffer, ipencap.ErrFrame)
 	// ErrTooLong (kind [ipencap.ErrFrame]) means the outer packet would
 	// exceed 65535 bytes (IPv4 total length, IPv6 payload length).
-	ErrTooLong = errs.New("outer: packet too long to encapsulate", ipencap.ErrFrame)
+	ErrTooLong = ipencap.NewError("outer: packet too long to encapsulate", ipencap.ErrFrame)
 )
 
 // Configuration errors, wrapped in a [*ConfigError] by [Config.Validate]

@@ -1,6 +1,6 @@
 package outer
 
-import "github.com/ipencap/ipencap/internal/iphdr"
+import "github.com/ipencap/ipencap/iphdr"
 
 // Inner is what the outer header rules read from the inner packet: TTL
 // for ttl inherit, TOS for tos inherit and the ECN rules, DF for

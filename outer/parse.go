@@ -3,7 +3,7 @@ package outer
 import (
 	"net/netip"
 
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Outer holds what a tunnel needs from a received outer header.

@@ -8,8 +8,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/ipencap/ipencap/internal/checksum"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // The ICMP messages the engine sends back towards an inner source, marshalled

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // keepalive is the keepalive state of a tunnel with Config.Keepalive.

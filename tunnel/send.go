@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/outer"
 )
 

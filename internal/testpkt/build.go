@@ -3,7 +3,7 @@ package testpkt
 import (
 	"net/netip"
 
-	"github.com/ipencap/ipencap/internal/iphdr"
+	"github.com/ipencap/ipencap/iphdr"
 )
 
 // Addresses from the documentation ranges (RFC 5737, RFC 3849) that the

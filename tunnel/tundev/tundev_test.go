@@ -16,7 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/tundev"

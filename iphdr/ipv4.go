@@ -9,10 +9,12 @@ package iphdr
 
 import (
 	"encoding/binary"
-	"errors"
+	"io"
+
+	"github.com/ipencap/ipencap"
 	"net/netip"
 
-	"github.com/ipencap/ipencap/internal/checksum"
+	"github.com/ipencap/ipencap/checksum"
 )
 
 // IPv4 is a view of an IPv4 header and what follows it (RFC 791 §3.1):
@@ -193,18 +195,22 @@ func (b IPv4) Encode(f *IPv4Fields) {
 	b.SetChecksum(checksum.Checksum(b[:IPv4MinLen]))
 }
 
-// Errors of CheckIPv4 and CheckIPv6. Packages wrap them in their own
-// sentinels; they never carry per-packet detail, so returning one never
-// allocates.
+// Errors of CheckIPv4 and CheckIPv6, each of one kind of package
+// [ipencap]. The codecs map them to their own sentinels; they never carry
+// per-packet detail, so returning one never allocates.
 var (
-	// ErrTruncated: the buffer is shorter than the header or the length it declares.
-	ErrTruncated = errors.New("truncated IP header")
-	// ErrVersion: the version nibble is not the one expected.
-	ErrVersion = errors.New("wrong IP version")
-	// ErrHeaderLen: the IPv4 IHL is below 5 or the total length below the header length.
-	ErrHeaderLen = errors.New("bad IP header length")
-	// ErrChecksum: the IPv4 header checksum is wrong.
-	ErrChecksum = errors.New("bad IPv4 header checksum")
+	// ErrTruncated (kind [ipencap.ErrFrame], and [io.ErrUnexpectedEOF]):
+	// the buffer is shorter than the header or the length it declares.
+	ErrTruncated = ipencap.NewError("iphdr: truncated IP header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	// ErrVersion (kind [ipencap.ErrFrame]): the version nibble is not the
+	// one expected.
+	ErrVersion = ipencap.NewError("iphdr: wrong IP version", ipencap.ErrFrame)
+	// ErrHeaderLen (kind [ipencap.ErrFrame]): the IPv4 IHL is below 5 or the
+	// total length below the header length.
+	ErrHeaderLen = ipencap.NewError("iphdr: bad IP header length", ipencap.ErrFrame)
+	// ErrChecksum (kind [ipencap.ErrChecksum]): the IPv4 header checksum is
+	// wrong.
+	ErrChecksum = ipencap.NewError("iphdr: bad IPv4 header checksum", ipencap.ErrChecksum)
 )
 
 // CheckIPv4 validates the IPv4 header at the start of b: version 4, IHL ≥ 5,

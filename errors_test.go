@@ -1,4 +1,4 @@
-package errs_test
+package ipencap_test
 
 import (
 	"errors"
@@ -6,15 +6,14 @@ import (
 	"testing"
 
 	"github.com/ipencap/ipencap"
-	"github.com/ipencap/ipencap/internal/errs"
 	"github.com/stretchr/testify/assert"
 )
 
 func TestNew(t *testing.T) {
-	e := errs.New("x: truncated", io.ErrUnexpectedEOF, ipencap.ErrFrame)
+	e := ipencap.NewError("x: truncated", io.ErrUnexpectedEOF, ipencap.ErrFrame)
 	assert.Equal(t, "x: truncated", e.Error())
 	assert.ErrorIs(t, e, io.ErrUnexpectedEOF)
 	assert.ErrorIs(t, e, ipencap.ErrFrame)
 	assert.NotErrorIs(t, e, ipencap.ErrChecksum)
-	assert.False(t, errors.Is(e, errs.New("x: truncated")), "a sentinel matches itself only")
+	assert.False(t, errors.Is(e, ipencap.NewError("x: truncated")), "a sentinel matches itself only")
 }
