@@ -9,11 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,32 +56,9 @@ func newWire(t *testing.T) (a, b *testpkt.NS) {
 		"vb", []string{wireB4.String(), wireB6.String()})
 }
 
-// syncBuffer is a bytes.Buffer for a process's output, read while the
-// process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemonProc is a gretun process.
 type daemonProc struct {
-	cmd         *exec.Cmd
-	stdout      syncBuffer
-	stderr      syncBuffer
-	done        chan struct{} // closed when it has exited
-	waitErr     error
+	*testpkt.Proc
 	name, start string // its name in messages, its first line
 }
 
@@ -91,36 +66,19 @@ type daemonProc struct {
 // kills it (by PID) when the test ends if it is still running.
 func startDaemon(t *testing.T, ns *testpkt.NS, name string, args ...string) *daemonProc {
 	t.Helper()
-	p := &daemonProc{cmd: exec.Command(gretunBinary(t), args...), done: make(chan struct{}), name: name}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	ns.Start(t, p.cmd)
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", p.name, p.stdout.String(), p.name, p.stderr.String())
-		}
-	})
+	p := &daemonProc{Proc: testpkt.StartProc(t, ns, name, gretunBinary(t), args...), name: name}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if out := p.stdout.String(); strings.Contains(out, "\n") {
+		if out := p.Stdout.String(); strings.Contains(out, "\n") {
 			p.start = out[:strings.IndexByte(out, '\n')]
 			return p
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited at start: %v\n%s", name, p.waitErr, p.stderr.String())
+		case <-p.Done:
+			t.Fatalf("%s exited at start: %v\n%s", name, p.WaitErr, p.Stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
-		require.True(t, time.Now().Before(deadline), "%s did not start: %s", name, p.stderr.String())
+		require.True(t, time.Now().Before(deadline), "%s did not start: %s", name, p.Stderr.String())
 	}
 }
 
@@ -128,14 +86,14 @@ func startDaemon(t *testing.T, ns *testpkt.NS, name string, args ...string) *dae
 // and TX lines of `ip -s tunnel show`.
 func (p *daemonProc) stats(t *testing.T) (rx, tx []uint64) {
 	t.Helper()
-	before := strings.Count(p.stdout.String(), "    RX: ")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGUSR1))
+	before := strings.Count(p.Stdout.String(), "    RX: ")
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGUSR1))
 	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(p.stdout.String(), "\n    rx_frame ") <= before {
+	for strings.Count(p.Stdout.String(), "\n    rx_frame ") <= before {
 		require.True(t, time.Now().Before(deadline), "%s printed no statistics", p.name)
 		time.Sleep(10 * time.Millisecond)
 	}
-	return lastStats(t, p.stdout.String())
+	return lastStats(t, p.Stdout.String())
 }
 
 // statsAtLeast asks for the counters (SIGUSR1) until RX and TX packets
@@ -177,15 +135,15 @@ func lastStats(t *testing.T, out string) (rx, tx []uint64) {
 // printing its counters, and that its device is gone.
 func (p *daemonProc) stop(t *testing.T, ns *testpkt.NS, dev string) {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s did not exit on SIGTERM", p.name)
 	}
-	require.NoError(t, p.waitErr, "%s: %s", p.name, p.stderr.String())
-	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode())
-	lastStats(t, p.stdout.String())
+	require.NoError(t, p.WaitErr, "%s: %s", p.name, p.Stderr.String())
+	assert.Equal(t, 0, p.Cmd.ProcessState.ExitCode())
+	lastStats(t, p.Stdout.String())
 	_, err := ns.NL.LinkByName(dev)
 	var nf netlink.LinkNotFoundError
 	assert.ErrorAs(t, err, &nf, "%s removed its device", p.name)
@@ -279,9 +237,9 @@ func TestDaemonGRE(t *testing.T) {
 	t.Logf("1 MB over TCP in %v", time.Since(t0))
 
 	// B prints its counters every 100 ms on its own; A only on SIGUSR1.
-	require.Eventually(t, func() bool { return strings.Count(pb.stdout.String(), "    RX: ") >= 2 },
+	require.Eventually(t, func() bool { return strings.Count(pb.Stdout.String(), "    RX: ") >= 2 },
 		5*time.Second, 20*time.Millisecond, "B prints its counters every -stats interval")
-	assert.NotContains(t, pa.stdout.String(), "    RX: ")
+	assert.NotContains(t, pa.Stdout.String(), "    RX: ")
 
 	for _, p := range []*daemonProc{pa, pb} {
 		rx, tx := p.statsAtLeast(t, 1, 1)
@@ -291,7 +249,7 @@ func TestDaemonGRE(t *testing.T) {
 		assert.Zero(t, rx[2], "%s RX errors", p.name)
 		assert.Zero(t, tx[2], "%s TX errors", p.name)
 	}
-	rxB, _ := lastStats(t, pb.stdout.String())
+	rxB, _ := lastStats(t, pb.Stdout.String())
 	assert.Greater(t, rxB[1], uint64(1<<20), "B received the megabyte")
 	pa.stop(t, a, "gre1")
 	pb.stop(t, b, "gre1")

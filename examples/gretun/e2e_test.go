@@ -91,8 +91,8 @@ func TestEndToEnd(t *testing.T) {
 			// A packet that reaches a daemon between its socket opening and
 			// its tunnel being added (the other side's kernel talks first)
 			// counts as no_tunnel: what matters is that none come later.
-			noTunnel0 := map[*daemonProc]uint64{pa: lastExtStats(t, pa.stdout.String())["no_tunnel"],
-				pb: lastExtStats(t, pb.stdout.String())["no_tunnel"]}
+			noTunnel0 := map[*daemonProc]uint64{pa: lastExtStats(t, pa.Stdout.String())["no_tunnel"],
+				pb: lastExtStats(t, pb.Stdout.String())["no_tunnel"]}
 
 			t1 := time.Now()
 			tcpStream(t, a, b, netip.AddrPortFrom(ib.Addr(), 7002), e2eBytes)
@@ -114,7 +114,7 @@ func TestEndToEnd(t *testing.T) {
 				assert.Zero(t, s.tx[2], "%s TX errors", s.name)
 			}
 			for _, p := range []*daemonProc{pa, pb} {
-				x := lastExtStats(t, p.stdout.String())
+				x := lastExtStats(t, p.Stdout.String())
 				assert.Zero(t, x["rx_frame"]+x["rx_dropped"]+x["tx_invalid"]+x["tx_toobig"]+x["no_tunnel"]-noTunnel0[p],
 					"%s: %v (no_tunnel before the TCP stream: %d)", p.name, x, noTunnel0[p])
 			}

@@ -89,7 +89,7 @@ func TestDaemonMetrics(t *testing.T) {
 	assert.Equal(t, 1.0, m0[metric("line_up")])
 	assert.Equal(t, 0.0, m0[metric("keepalive_period_seconds")])
 	assert.Equal(t, 1472.0, m0[metric("mtu")], "1500 less IPv4, GRE and key")
-	assert.Contains(t, pa.stderr.String(), `msg="serving metrics" addr=`+metricsAddr)
+	assert.Contains(t, pa.Stderr.String(), `msg="serving metrics" addr=`+metricsAddr)
 
 	const n = 40
 	udpThrough(t, a, b, netip.AddrPortFrom(innerB4.Addr(), 7000), n, 1000)
@@ -160,7 +160,7 @@ func waitLog(t *testing.T, p *daemonProc, msg string, n int) logRecord {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		k := 0
-		for _, r := range jsonLogs(t, p.stderr.String()) {
+		for _, r := range jsonLogs(t, p.Stderr.String()) {
 			if r.str("msg") == msg {
 				if k++; k == n {
 					return r
@@ -175,7 +175,7 @@ func waitLog(t *testing.T, p *daemonProc, msg string, n int) logRecord {
 func countLogs(t *testing.T, p *daemonProc, prefix string) int {
 	t.Helper()
 	k := 0
-	for _, r := range jsonLogs(t, p.stderr.String()) {
+	for _, r := range jsonLogs(t, p.Stderr.String()) {
 		if strings.HasPrefix(r.str("msg"), prefix) {
 			k++
 		}
@@ -260,10 +260,10 @@ func TestDaemonKeepalive(t *testing.T) {
 			assert.Equal(t, 1.0, m[metric("line_changes_total")])
 			repliesDown := m[metric("keepalive_replies_total")]
 			if tt.reflect {
-				assert.Contains(t, pb.stdout.String(), "    line_protocol up keepalives_sent 0 keepalive_replies 0 line_changes 0 keepalives_reflected ")
-				assert.NotContains(t, pb.stdout.String(), "keepalives_reflected 0 ", "B reflected A's requests")
+				assert.Contains(t, pb.Stdout.String(), "    line_protocol up keepalives_sent 0 keepalive_replies 0 line_changes 0 keepalives_reflected ")
+				assert.NotContains(t, pb.Stdout.String(), "keepalives_reflected 0 ", "B reflected A's requests")
 			} else {
-				rxB, _ := lastStats(t, pb.stdout.String())
+				rxB, _ := lastStats(t, pb.Stdout.String())
 				assert.NotZero(t, rxB[0], "B's TUN got the requests' inner packets")
 			}
 
@@ -286,11 +286,11 @@ func TestDaemonKeepalive(t *testing.T) {
 
 			pa.stats(t)
 			assert.Regexp(t, `(?m)^    line_protocol up keepalives_sent \d+ keepalive_replies \d+ line_changes 2 keepalives_reflected 0 reflect_refused 0$`,
-				pa.stdout.String())
+				pa.Stdout.String())
 			pa.stop(t, a, "gre1")
 			pb.stop(t, b, "gre1")
 			if tt.reflect {
-				assert.Contains(t, pb.stderr.String(), `level=INFO msg="tunnel added"`, "B logs text")
+				assert.Contains(t, pb.Stderr.String(), `level=INFO msg="tunnel added"`, "B logs text")
 			}
 		})
 	}

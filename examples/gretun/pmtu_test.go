@@ -94,7 +94,7 @@ func TestPathMTU(t *testing.T) {
 	assert.Contains(t, out, "mtu 1400", "A's kernel cached R's report")
 
 	pa.statsAtLeast(t, 1, 1)
-	x := lastExtStats(t, pa.stdout.String())
+	x := lastExtStats(t, pa.Stdout.String())
 	t.Logf("A: %v", x)
 	assert.NotZero(t, x["tx_toobig"], "A's engine refused inner packets larger than 1376")
 	assert.NotZero(t, x["tx_icmp"], "and answered them with ICMP fragmentation needed")

@@ -5,11 +5,9 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,54 +83,17 @@ func TestMain(m *testing.M) {
 // binary builds the program once per test run.
 func binary(t *testing.T) string { return testpkt.Binary(t, "keepalive") }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running keepalive.
 type proc struct {
-	name           string
-	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
-	done           chan struct{}
-	waitErr        error
+	*testpkt.Proc
+	name string
 }
 
 // startProc runs keepalive in ns with args and waits for its first line;
 // it is killed (by PID) when the test ends if it still runs.
 func startProc(t *testing.T, ns *testpkt.NS, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	ns.Start(t, p.cmd)
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s stdout:\n%s%s stderr:\n%s", p.name, p.stdout.String(), p.name, p.stderr.String())
-		}
-	})
+	p := &proc{Proc: testpkt.StartProc(t, ns, name, binary(t), args...), name: name}
 	p.waitLine(t, regexp.MustCompile(`(?m)^\S+ (monitoring|reflecting) `), 1)
 	return p
 }
@@ -147,7 +108,7 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, n int) (time.Time, stri
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		k := 0
-		for _, m := range lineRE.FindAllStringSubmatch(p.stdout.String(), -1) {
+		for _, m := range lineRE.FindAllStringSubmatch(p.Stdout.String(), -1) {
 			if re.MatchString(m[0]) {
 				if k++; k == n {
 					ts, err := time.Parse(timeFormat, m[1])
@@ -157,11 +118,11 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, n int) (time.Time, stri
 			}
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s exited (%v) before %d lines matching %v:\n%s%s", p.name, p.waitErr, n, re, p.stdout.String(), p.stderr.String())
+		case <-p.Done:
+			t.Fatalf("%s exited (%v) before %d lines matching %v:\n%s%s", p.name, p.WaitErr, n, re, p.Stdout.String(), p.Stderr.String())
 		default:
 		}
-		require.True(t, time.Now().Before(deadline), "%s printed no %d lines matching %v:\n%s", p.name, n, re, p.stdout.String())
+		require.True(t, time.Now().Before(deadline), "%s printed no %d lines matching %v:\n%s", p.name, n, re, p.Stdout.String())
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -169,15 +130,15 @@ func (p *proc) waitLine(t *testing.T, re *regexp.Regexp, n int) (time.Time, stri
 // stop sends SIGTERM and checks the exit status and the last line.
 func (p *proc) stop(t *testing.T) string {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s did not exit on SIGTERM", p.name)
 	}
-	require.NoError(t, p.waitErr, "%s: %s", p.name, p.stderr.String())
-	assert.Empty(t, p.stderr.String(), "%s stderr", p.name)
-	lines := strings.Split(strings.TrimSpace(p.stdout.String()), "\n")
+	require.NoError(t, p.WaitErr, "%s: %s", p.name, p.Stderr.String())
+	assert.Empty(t, p.Stderr.String(), "%s stderr", p.name)
+	lines := strings.Split(strings.TrimSpace(p.Stdout.String()), "\n")
 	return lines[len(lines)-1]
 }
 
@@ -238,8 +199,8 @@ func TestMonitorAndReflector(t *testing.T) {
 
 	last = mon.stop(t)
 	assert.Regexp(t, `^\S+ 198\.51\.100\.2 line protocol up: sent \d+, replies \d+, line changes 4$`, last)
-	t.Logf("monitor stdout:\n%s", mon.stdout.String())
-	assert.NotContains(t, mon.stdout.String(), "first reply", "the line went down before any reply")
+	t.Logf("monitor stdout:\n%s", mon.Stdout.String())
+	assert.NotContains(t, mon.Stdout.String(), "first reply", "the line went down before any reply")
 }
 
 // TestFirstReply: with the reflector already there, the monitor reports
@@ -256,5 +217,5 @@ func TestFirstReply(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	last := mon.stop(t)
 	assert.Regexp(t, `^\S+ 198\.51\.100\.2 line protocol up: sent \d+, replies \d+, line changes 0$`, last)
-	assert.Equal(t, 1, strings.Count(mon.stdout.String(), "line protocol up ("))
+	assert.Equal(t, 1, strings.Count(mon.Stdout.String(), "line protocol up ("))
 }
