@@ -45,22 +45,8 @@ type ChannelOverlay struct {
 
 // NewChannelOverlay returns an empty ChannelOverlay.
 func NewChannelOverlay(cfg OverlayConfig) *ChannelOverlay {
-	batch := cfg.Batch
-	if batch <= 0 {
-		batch = defaultBatch
-	}
-	size := cfg.Queue
-	if size <= 0 {
-		size = defaultQueue
-	}
-	mtu := cfg.MTU
-	if mtu <= 0 {
-		mtu = defaultMTU
-	}
-	maxPacket := cfg.MaxPacket
-	if maxPacket <= 0 {
-		maxPacket = DefaultMaxPacket
-	}
+	batch, size, mtu := orDefault(cfg.Batch, defaultBatch), orDefault(cfg.Queue, defaultQueue), orDefault(cfg.MTU, defaultMTU)
+	maxPacket := orDefault(cfg.MaxPacket, DefaultMaxPacket)
 	o := &ChannelOverlay{
 		batch: batch,
 		mtu:   mtu,
@@ -111,22 +97,9 @@ func (o *ChannelOverlay) Close() error {
 // closed and [ErrTooLarge] for a packet larger than MaxPacket. It never
 // allocates in steady state.
 func (o *ChannelOverlay) Inject(pkt []byte) error {
-	q := o.in
-	if len(pkt) > q.max {
-		return ErrTooLarge
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for q.n == len(q.ring) && !q.rclosed {
-		q.writable.Wait()
-	}
-	if q.rclosed {
-		return net.ErrClosed
-	}
-	q.sent.Add(1)
-	q.enqueueLocked(pkt)
-	q.signalLocked()
-	return nil
+	pkts := [1][]byte{pkt}
+	_, err := o.InjectBatch(pkts[:])
+	return err
 }
 
 // Recv copies the oldest packet the engine wrote into dst, waiting at most
@@ -136,40 +109,11 @@ func (o *ChannelOverlay) Inject(pkt []byte) error {
 // before, then false at once. Concurrent calls are served one at a time.
 // It never allocates.
 func (o *ChannelOverlay) Recv(dst []byte, timeout time.Duration) (n int, ok bool) {
-	o.recvMu.Lock()
-	defer o.recvMu.Unlock()
-	q := o.out
-	armed := false
-	defer func() {
-		if armed {
-			o.timer.Stop()
-		}
-	}()
-	for {
-		q.mu.Lock()
-		if q.n > 0 {
-			n, _ = q.dequeueLocked(dst)
-			q.received.Add(1)
-			q.mu.Unlock()
-			return n, true
-		}
-		closed := q.wclosed || q.rclosed
-		q.mu.Unlock()
-		if closed || timeout <= 0 {
-			return 0, false
-		}
-		if !armed {
-			// Since Go 1.23, Reset discards a value a stopped timer
-			// may have left in its channel.
-			o.timer.Reset(timeout)
-			armed = true
-		}
-		select {
-		case <-q.notify:
-		case <-o.timer.C:
-			return 0, false
-		}
+	dsts, sizes := [1][]byte{dst}, [1]int{}
+	if o.RecvBatch(dsts[:], sizes[:], timeout) == 0 {
+		return 0, false
 	}
+	return sizes[0], true
 }
 
 // Received returns how many packets the engine has written, including

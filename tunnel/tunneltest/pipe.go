@@ -102,18 +102,7 @@ type Pipe struct {
 // read what was queued for it, then gets net.ErrClosed too; its writes are
 // dropped and counted.
 func NewPipe(cfg PipeConfig) (a, b *Pipe) {
-	batch := cfg.Batch
-	if batch <= 0 {
-		batch = defaultBatch
-	}
-	size := cfg.Queue
-	if size <= 0 {
-		size = defaultQueue
-	}
-	maxPacket := cfg.MaxPacket
-	if maxPacket <= 0 {
-		maxPacket = DefaultMaxPacket
-	}
+	batch, size, maxPacket := orDefault(cfg.Batch, defaultBatch), orDefault(cfg.Queue, defaultQueue), orDefault(cfg.MaxPacket, DefaultMaxPacket)
 	ab := newQueue(size, maxPacket)
 	ab.from = cfg.AddrA
 	ab.setImpairment(cfg.Impair, 1)
@@ -182,4 +171,12 @@ func (p *Pipe) Stats() PipeStats {
 		Reordered:  p.out.reorder.Load(),
 		Truncated:  p.in.trunc.Load(),
 	}
+}
+
+// orDefault returns v, or d when v is not positive (a zero config field).
+func orDefault(v, d int) int {
+	if v <= 0 {
+		return d
+	}
+	return v
 }
