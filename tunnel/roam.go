@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/iphdr"
 )
 
@@ -96,8 +97,9 @@ func (t *Tunnel) fixDst(p []byte, peer netip.AddrPort) {
 	case 4:
 		if len(p) >= iphdr.IPv4MinLen && peer.Addr().Is4() {
 			h := iphdr.IPv4(p)
+			old, now := h.Dst4(), peer.Addr().As4()
 			h.SetDst(peer.Addr())
-			h.ComputeChecksum()
+			h.SetChecksum(checksum.Update32(h.Checksum(), binary.BigEndian.Uint32(old[:]), binary.BigEndian.Uint32(now[:])))
 		}
 	case 6:
 		if len(p) >= iphdr.IPv6Len && peer.Addr().Is6() {
