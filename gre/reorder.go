@@ -36,7 +36,7 @@ type reorderEntry struct {
 // [Reorder.Len]). Timeout, Overflow and Drained break down the deliveries
 // that went past a gap; they are subsets of Delivered.
 type ReorderStats struct {
-	// Delivered counts packets passed to deliver.
+	// Delivered counts packets handed back as [Ready].
 	Delivered uint64
 	// Late counts packets dropped because their number was at or behind the
 	// last delivered one (RFC 2890 out-of-sequence packets).
@@ -89,9 +89,13 @@ type ReorderStats struct {
 // late.
 //
 // The buffer keeps the caller's slices, not copies: a packet passed to Push
-// belongs to the Reorder until it is passed to deliver, or, if Push returns
-// false, stays with the caller. Each deliver callback must not call methods
-// of the same Reorder; it owns the packet once called.
+// belongs to the Reorder until it is handed back, or, if Push returns
+// false, stays with the caller. Delivered packets are handed back by
+// appending them, as [Ready] values in sequence order, to the slice the
+// caller passes (the append idiom of [encoding/binary.AppendUvarint]):
+// there is no callback, so the caller decides what happens to them after
+// the call returns, outside any lock of its own. Pass dst[:0] of a slice
+// with room for maxPackets+1 entries and nothing allocates.
 //
 // The per-packet methods (Push, Flush, Drain) never allocate. Buffered
 // packets are kept in a sorted array, so Push costs O(1) for packets in
@@ -155,51 +159,57 @@ func NewReorder(maxPackets int, maxWait time.Duration) (*Reorder, error) {
 	}, nil
 }
 
-// Push handles a packet numbered seq that arrived at now, calling deliver for
-// every packet that is delivered, in sequence order: possibly this one,
-// possibly buffered ones. It reports whether r took the packet (delivered or
-// buffered it); false means the packet was dropped as late or duplicate (see
-// [ReorderStats]) and pkt still belongs to the caller. Push also delivers the
-// packets whose wait reached maxWait at now, as Flush does. Push never
-// allocates.
-func (r *Reorder) Push(seq uint32, pkt []byte, now time.Time, deliver func(seq uint32, pkt []byte)) bool {
-	kept := r.push(seq, pkt, now, deliver)
-	r.Flush(now, deliver)
-	return kept
+// Ready is a packet a [Reorder] delivers: its sequence number and the
+// slice that was pushed with it.
+type Ready struct {
+	Seq uint32
+	Pkt []byte
 }
 
-func (r *Reorder) push(seq uint32, pkt []byte, now time.Time, deliver func(seq uint32, pkt []byte)) bool {
+// Push handles a packet numbered seq that arrived at now and appends to dst
+// every packet that is delivered, in sequence order: possibly this one,
+// possibly buffered ones. It returns the extended slice and whether r took
+// the packet (delivered or buffered it); false means the packet was
+// dropped as late or duplicate (see [ReorderStats]) and pkt still belongs
+// to the caller. Push also delivers the packets whose wait reached maxWait
+// at now, as Flush does. Push never allocates when dst has room for
+// maxPackets+1 more entries.
+func (r *Reorder) Push(dst []Ready, seq uint32, pkt []byte, now time.Time) ([]Ready, bool) {
+	dst, kept := r.push(dst, seq, pkt, now)
+	return r.Flush(dst, now), kept
+}
+
+func (r *Reorder) push(dst []Ready, seq uint32, pkt []byte, now time.Time) ([]Ready, bool) {
 	if !r.started {
 		r.started = true
 		r.last = seq
 		r.stats.Delivered++
-		deliver(seq, pkt)
-		return true
+		return append(dst, Ready{seq, pkt}), true
 	}
 	if !SeqAfter(seq, r.last) {
 		r.stats.Late++
-		return false
+		return dst, false
 	}
 	d := seq - r.last
 	if d > 1 {
 		i, dup := r.search(d)
 		if dup {
 			r.stats.Duplicate++
-			return false
+			return dst, false
 		}
 		switch {
 		case len(r.buf) < r.max:
 			r.insert(i, seq, pkt, now)
-			return true
+			return dst, true
 		case i > 0:
 			// Full, and the head of the buffer is lower than seq: deliver
 			// the head past its gap to make room.
 			r.stats.Overflow++
-			r.release(1, deliver)
+			dst = r.release(dst, 1)
 			if d = seq - r.last; d > 1 {
 				i, _ = r.search(d)
 				r.insert(i, seq, pkt, now)
-				return true
+				return dst, true
 			}
 			// The release reached seq-1: seq is in sequence now.
 		default:
@@ -211,9 +221,8 @@ func (r *Reorder) push(seq uint32, pkt []byte, now time.Time, deliver func(seq u
 	r.stats.Skipped += uint64(d - 1)
 	r.last = seq
 	r.stats.Delivered++
-	deliver(seq, pkt)
-	r.release(0, deliver)
-	return true
+	dst = append(dst, Ready{seq, pkt})
+	return r.release(dst, 0), true
 }
 
 // search returns the index of the first buffered packet whose distance from
@@ -247,10 +256,10 @@ func (r *Reorder) insert(i int, seq uint32, pkt []byte, now time.Time) {
 	}
 }
 
-// release delivers the first k buffered packets, ignoring gaps, then the
-// buffered packets that follow in sequence, and removes them all from the
-// buffer.
-func (r *Reorder) release(k int, deliver func(seq uint32, pkt []byte)) {
+// release appends to dst the first k buffered packets, ignoring gaps, then
+// the buffered packets that follow in sequence, and removes them all from
+// the buffer.
+func (r *Reorder) release(dst []Ready, k int) []Ready {
 	n := len(r.buf)
 	i := 0
 	for ; i < n; i++ {
@@ -262,10 +271,10 @@ func (r *Reorder) release(k int, deliver func(seq uint32, pkt []byte)) {
 		r.stats.Skipped += uint64(d - 1)
 		r.last = e.seq
 		r.stats.Delivered++
-		deliver(e.seq, e.pkt)
+		dst = append(dst, Ready{e.seq, e.pkt})
 	}
 	if i == 0 {
-		return
+		return dst
 	}
 	m := copy(r.buf, r.buf[i:])
 	clear(r.buf[m:n]) // drop the references to delivered packets
@@ -278,15 +287,18 @@ func (r *Reorder) release(k int, deliver func(seq uint32, pkt []byte)) {
 			}
 		}
 	}
+	return dst
 }
 
-// Flush delivers, in sequence order and ignoring gaps, every buffered packet
-// that has waited maxWait at now and every packet before it, then the
-// packets that follow in sequence. Afterwards no buffered packet is due at
-// now. Call it when [Reorder.Deadline] has passed. Flush never allocates.
-func (r *Reorder) Flush(now time.Time, deliver func(seq uint32, pkt []byte)) {
+// Flush appends to dst, in sequence order and ignoring gaps, every buffered
+// packet that has waited maxWait at now and every packet before it, then
+// the packets that follow in sequence, and returns the extended slice.
+// Afterwards no buffered packet is due at now. Call it when
+// [Reorder.Deadline] has passed. Flush never allocates when dst has room
+// for [Reorder.Len] more entries.
+func (r *Reorder) Flush(dst []Ready, now time.Time) []Ready {
 	if len(r.buf) == 0 || now.Before(r.minDue) {
-		return
+		return dst
 	}
 	k := 0
 	for i := range r.buf {
@@ -295,7 +307,7 @@ func (r *Reorder) Flush(now time.Time, deliver func(seq uint32, pkt []byte)) {
 		}
 	}
 	r.stats.Timeout += uint64(k)
-	r.release(k, deliver)
+	return r.release(dst, k)
 }
 
 // Deadline returns the time at which the next buffered packet will have
@@ -307,22 +319,24 @@ func (r *Reorder) Deadline() (time.Time, bool) {
 	return r.minDue, true
 }
 
-// Drain delivers every buffered packet in sequence order, ignoring gaps, and
-// empties the buffer (for shutdown). The window keeps the last delivered
-// number. Drain never allocates.
-func (r *Reorder) Drain(deliver func(seq uint32, pkt []byte)) {
+// Drain appends every buffered packet to dst in sequence order, ignoring
+// gaps, empties the buffer (for shutdown) and returns the extended slice.
+// The window keeps the last delivered number. Drain never allocates when
+// dst has room for [Reorder.Len] more entries.
+func (r *Reorder) Drain(dst []Ready) []Ready {
 	r.stats.Drained += uint64(len(r.buf))
-	r.release(len(r.buf), deliver)
+	return r.release(dst, len(r.buf))
 }
 
-// Reset drains the buffer as Drain does, then forgets the last delivered
+// Reset drains the buffer into dst as Drain does, then forgets the last delivered
 // number, so that the next packet is accepted whatever its number (for
 // example after the peer restarted). The counters are cumulative and are
 // kept.
-func (r *Reorder) Reset(deliver func(seq uint32, pkt []byte)) {
-	r.Drain(deliver)
+func (r *Reorder) Reset(dst []Ready) []Ready {
+	dst = r.Drain(dst)
 	r.last = 0
 	r.started = false
+	return dst
 }
 
 // Len returns the number of packets waiting in the buffer.

@@ -337,14 +337,14 @@ func TestReorder(t *testing.T) {
 				now := seqT0.Add(s.at)
 				switch s.op {
 				case "push":
-					kept := r.Push(s.seq, seqPkt(s.seq), now, deliver)
+					kept := pushTo(r, s.seq, seqPkt(s.seq), now, deliver)
 					assert.Equal(t, s.kept, kept, "step %d: Push(%#x) result", i, s.seq)
 				case "flush":
-					r.Flush(now, deliver)
+					flushTo(r, now, deliver)
 				case "drain":
-					r.Drain(deliver)
+					drainTo(r, deliver)
 				case "reset":
-					r.Reset(deliver)
+					resetTo(r, deliver)
 				case "deadline":
 					d, ok := r.Deadline()
 					require.Equal(t, s.kept, ok, "step %d: Deadline ok", i)
@@ -383,10 +383,10 @@ func TestReorderLastBeforeFirst(t *testing.T) {
 func TestReorderReleasesReferences(t *testing.T) {
 	r := mustReorder(t, 4, time.Second)
 	nop := func(uint32, []byte) {}
-	r.Push(1, seqPkt(1), seqT0, nop)
-	r.Push(3, seqPkt(3), seqT0, nop)
-	r.Push(4, seqPkt(4), seqT0, nop)
-	r.Push(2, seqPkt(2), seqT0, nop)
+	pushTo(r, 1, seqPkt(1), seqT0, nop)
+	pushTo(r, 3, seqPkt(3), seqT0, nop)
+	pushTo(r, 4, seqPkt(4), seqT0, nop)
+	pushTo(r, 2, seqPkt(2), seqT0, nop)
 	for _, e := range r.buf[:cap(r.buf)] {
 		require.Nil(t, e.pkt, "a delivered packet is still referenced")
 	}
@@ -634,7 +634,7 @@ func (h *reorderHarness) push(seq uint32) {
 	h.nextID++
 	pkt := binary.BigEndian.AppendUint32(seqPkt(seq), id)
 	before := h.r.Stats()
-	kept := h.r.Push(seq, pkt, h.now, h.deliver)
+	kept := pushTo(h.r, seq, pkt, h.now, h.deliver)
 	after := h.r.Stats()
 	drops := (after.Late - before.Late) + (after.Duplicate - before.Duplicate)
 	if kept {
@@ -650,21 +650,21 @@ func (h *reorderHarness) push(seq uint32) {
 }
 
 func (h *reorderHarness) flush() {
-	h.r.Flush(h.now, h.deliver)
+	flushTo(h.r, h.now, h.deliver)
 	h.m.flush(h.now)
 	h.check("flush", 0)
 	h.checkNothingOverdue()
 }
 
 func (h *reorderHarness) drain() {
-	h.r.Drain(h.deliver)
+	drainTo(h.r, h.deliver)
 	h.m.drain()
 	require.Zero(h.tb, h.r.Len())
 	h.check("drain", 0)
 }
 
 func (h *reorderHarness) reset() {
-	h.r.Reset(h.deliver)
+	resetTo(h.r, h.deliver)
 	h.m.drain()
 	h.m.started = false
 	h.hasPrev = false
@@ -874,7 +874,7 @@ func BenchmarkReorder(b *testing.B) {
 		now := seqT0
 		var s uint32
 		for b.Loop() {
-			r.Push(s, pkt, now, deliver)
+			pushTo(r, s, pkt, now, deliver)
 			s++
 		}
 	})
@@ -885,7 +885,7 @@ func BenchmarkReorder(b *testing.B) {
 		r := mustReorder(b, DefaultReorderPackets, DefaultReorderWait)
 		now := seqT0
 		var s uint32
-		r.Push(s, pkt, now, deliver)
+		pushTo(r, s, pkt, now, deliver)
 		s++
 		var i uint32
 		for b.Loop() {
@@ -894,7 +894,7 @@ func BenchmarkReorder(b *testing.B) {
 			if k == 7 {
 				off = 0
 			}
-			r.Push(s+off, pkt, now, deliver)
+			pushTo(r, s+off, pkt, now, deliver)
 			i++
 			if k == 7 {
 				s += 8
@@ -912,11 +912,38 @@ func BenchmarkReorder(b *testing.B) {
 			if s%16 == 15 {
 				s++
 			}
-			r.Push(s, pkt, now, deliver)
+			pushTo(r, s, pkt, now, deliver)
 			s++
 		}
 	})
 	if n == 0 && b.N > 0 {
 		b.Fatal("deliver was never called")
 	}
+}
+
+// reorderScratch receives what the Reorder hands back in the tests: room
+// for the most one call can deliver, so that nothing allocates.
+var reorderScratch = make([]Ready, 0, MaxReorderPackets+1)
+
+// pushTo, flushTo, drainTo and resetTo call the Reorder's methods and hand
+// each delivered packet to deliver, in order.
+func pushTo(r *Reorder, seq uint32, pkt []byte, now time.Time, deliver func(uint32, []byte)) bool {
+	out, kept := r.Push(reorderScratch[:0], seq, pkt, now)
+	handTo(out, deliver)
+	return kept
+}
+
+func flushTo(r *Reorder, now time.Time, deliver func(uint32, []byte)) {
+	handTo(r.Flush(reorderScratch[:0], now), deliver)
+}
+
+func drainTo(r *Reorder, deliver func(uint32, []byte)) { handTo(r.Drain(reorderScratch[:0]), deliver) }
+
+func resetTo(r *Reorder, deliver func(uint32, []byte)) { handTo(r.Reset(reorderScratch[:0]), deliver) }
+
+func handTo(out []Ready, deliver func(uint32, []byte)) {
+	for _, p := range out {
+		deliver(p.Seq, p.Pkt)
+	}
+	clear(out)
 }

@@ -40,19 +40,27 @@ func ExampleReorder() {
 		return
 	}
 	t0 := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	deliver := func(seq uint32, pkt []byte) {
-		fmt.Printf("deliver %#x %q\n", seq, pkt)
+	ready := make([]gre.Ready, 0, gre.DefaultReorderPackets+1) // room enough: Push never allocates
+	show := func(rs []gre.Ready) {
+		for _, p := range rs {
+			fmt.Printf("deliver %#x %q\n", p.Seq, p.Pkt)
+		}
 	}
 
-	r.Push(0xfffffffe, []byte("a"), t0, deliver)
-	r.Push(0, []byte("c"), t0, deliver) // ahead of a gap: waits
-	r.Push(0xffffffff, []byte("b"), t0, deliver)
-	r.Push(2, []byte("e"), t0.Add(time.Millisecond), deliver) // 1 is missing
+	ready, _ = r.Push(ready[:0], 0xfffffffe, []byte("a"), t0)
+	show(ready)
+	ready, _ = r.Push(ready[:0], 0, []byte("c"), t0) // ahead of a gap: waits
+	show(ready)
+	ready, _ = r.Push(ready[:0], 0xffffffff, []byte("b"), t0)
+	show(ready)
+	ready, _ = r.Push(ready[:0], 2, []byte("e"), t0.Add(time.Millisecond)) // 1 is missing
+	show(ready)
 
 	next, _ := r.Deadline()
 	fmt.Println("waiting:", r.Len(), "flush at", next.Sub(t0))
-	r.Flush(next, deliver) // 1 never came
-	r.Push(1, []byte("d"), next, deliver)
+	show(r.Flush(ready[:0], next)) // 1 never came
+	ready, _ = r.Push(ready[:0], 1, []byte("d"), next)
+	show(ready)
 
 	st := r.Stats()
 	fmt.Printf("delivered %d, late %d, timeout %d, skipped %d\n", st.Delivered, st.Late, st.Timeout, st.Skipped)

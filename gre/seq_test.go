@@ -242,55 +242,55 @@ func TestSeqAllocs(t *testing.T) {
 		{name: "Reorder.Push in order", fn: func() func() {
 			r := mustReorder(t, DefaultReorderPackets, DefaultReorderWait)
 			var s uint32 = 0xffffff00
-			return func() { r.Push(s, pkt, now, deliver); s++ }
+			return func() { pushTo(r, s, pkt, now, deliver); s++ }
 		}},
 		{name: "Reorder.Push out of order", fn: func() func() {
 			r := mustReorder(t, DefaultReorderPackets, DefaultReorderWait)
 			var s uint32 = 0xffffff00
-			r.Push(s, pkt, now, deliver)
+			pushTo(r, s, pkt, now, deliver)
 			return func() {
-				r.Push(s+2, pkt, now, deliver)
-				r.Push(s+3, pkt, now, deliver)
-				r.Push(s+1, pkt, now, deliver)
+				pushTo(r, s+2, pkt, now, deliver)
+				pushTo(r, s+3, pkt, now, deliver)
+				pushTo(r, s+1, pkt, now, deliver)
 				s += 3
 			}
 		}},
 		{name: "Reorder.Push late and duplicate", fn: func() func() {
 			r := mustReorder(t, DefaultReorderPackets, DefaultReorderWait)
-			r.Push(10, pkt, now, deliver)
-			r.Push(12, pkt, now, deliver)
+			pushTo(r, 10, pkt, now, deliver)
+			pushTo(r, 12, pkt, now, deliver)
 			return func() {
-				r.Push(9, pkt, now, deliver)
-				r.Push(12, pkt, now, deliver)
+				pushTo(r, 9, pkt, now, deliver)
+				pushTo(r, 12, pkt, now, deliver)
 			}
 		}},
 		{name: "Reorder.Push overflow", fn: func() func() {
 			r := mustReorder(t, 4, DefaultReorderWait)
 			var s uint32
-			r.Push(s, pkt, now, deliver)
-			return func() { s += 2; r.Push(s, pkt, now, deliver) }
+			pushTo(r, s, pkt, now, deliver)
+			return func() { s += 2; pushTo(r, s, pkt, now, deliver) }
 		}},
 		{name: "Reorder.Flush timeout", fn: func() func() {
 			r := mustReorder(t, DefaultReorderPackets, DefaultReorderWait)
 			var s uint32
 			clock := now
-			r.Push(s, pkt, clock, deliver)
+			pushTo(r, s, pkt, clock, deliver)
 			return func() {
 				s += 2
-				r.Push(s, pkt, clock, deliver)
+				pushTo(r, s, pkt, clock, deliver)
 				clock = clock.Add(DefaultReorderWait)
-				r.Flush(clock, deliver)
+				flushTo(r, clock, deliver)
 			}
 		}},
 		{name: "Reorder.Drain", fn: func() func() {
 			r := mustReorder(t, DefaultReorderPackets, DefaultReorderWait)
 			var s uint32
-			r.Push(s, pkt, now, deliver)
+			pushTo(r, s, pkt, now, deliver)
 			return func() {
-				r.Push(s+2, pkt, now, deliver)
-				r.Push(s+4, pkt, now, deliver)
+				pushTo(r, s+2, pkt, now, deliver)
+				pushTo(r, s+4, pkt, now, deliver)
 				s += 4
-				r.Drain(deliver)
+				drainTo(r, deliver)
 			}
 		}},
 	}

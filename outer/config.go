@@ -73,20 +73,32 @@ func (e *ConfigError) Error() string {
 // Unwrap returns Err.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// Validate reports the first problem with c as a [*ConfigError], or nil.
+// Validate reports the first problem with c as a [*ConfigError], or nil:
+// the addresses, then [Config.ValidateOptions] for the family of Local.
 func (c *Config) Validate() error {
 	switch {
 	case !c.Local.IsValid() || c.Local.Is4In6() || c.Local.IsUnspecified():
 		return &ConfigError{Field: "local", Value: addrString(c.Local), Err: ErrConfigAddr}
 	case !c.Remote.IsValid() || c.Remote.Is4In6() || c.Remote.IsUnspecified() || c.Remote.Is4() != c.Local.Is4():
 		return &ConfigError{Field: "remote", Value: addrString(c.Remote), Err: ErrConfigAddr}
+	}
+	return c.ValidateOptions(c.Local.Is6())
+}
+
+// ValidateOptions checks the options of c (TTL, TOS, NoPMTUDisc,
+// FlowLabel, ECN) for an outer header of the family v6 says, whatever the
+// addresses: the one list of the outer-header rules, for a caller that
+// checks a configuration before its addresses are known (a tunnel with
+// local any). It returns the first problem as a [*ConfigError], or nil.
+func (c *Config) ValidateOptions(v6 bool) error {
+	switch {
 	case c.TOS&0b11 != 0 || (c.InheritTOS && c.TOS != 0):
 		return &ConfigError{Field: "tos", Value: "0x" + strconv.FormatUint(uint64(c.TOS), 16), Err: ErrConfigTOS}
-	case c.NoPMTUDisc && c.Local.Is6():
-		return &ConfigError{Field: "nopmtudisc", Value: "(outer " + c.Local.String() + ")", Err: ErrConfigNoPMTUDisc6}
+	case c.NoPMTUDisc && v6:
+		return &ConfigError{Field: "nopmtudisc", Value: "(outer IPv6)", Err: ErrConfigNoPMTUDisc6}
 	case c.NoPMTUDisc && c.TTL != 0:
 		return &ConfigError{Field: "ttl", Value: strconv.Itoa(int(c.TTL)), Err: ErrConfigPMTUDisc}
-	case c.FlowLabel > 0xfffff || (c.FlowLabel != 0 && c.Local.Is4()):
+	case c.FlowLabel > 0xfffff || (c.FlowLabel != 0 && !v6):
 		return &ConfigError{Field: "flowlabel", Value: "0x" + strconv.FormatUint(uint64(c.FlowLabel), 16), Err: ErrConfigFlowLabel}
 	case c.ECN > ECNCompat:
 		return &ConfigError{Field: "ecn", Value: strconv.Itoa(int(c.ECN)), Err: ErrConfigECNMode}

@@ -66,3 +66,42 @@ func innerErr(err error) error {
 	}
 	return ErrInnerTruncated
 }
+
+// CheckInner checks the IPv4 (version 4) or IPv6 (version 6) packet at
+// the start of p, the payload of a tunnel header whose protocol field
+// announced that version, and returns it trimmed to the length its header
+// declares: the receive-side twin of [InnerOf] for a payload that may
+// carry link padding. The version must be v ([ErrInnerVersion]), the
+// header whole and within p, as must the length it declares
+// ([ErrInnerTruncated], [ErrInnerHeaderLen]), and the TTL or hop limit
+// not 0 ([ErrInnerTTL]); the IPv4 header checksum is not verified (IP
+// input checks it). CheckInner never allocates.
+func CheckInner(p []byte, v uint8) ([]byte, error) {
+	if len(p) == 0 {
+		return nil, ErrInnerTruncated
+	}
+	if p[0]>>4 != v {
+		return nil, ErrInnerVersion
+	}
+	switch v {
+	case 4:
+		h, err := iphdr.CheckIPv4(p, false)
+		if err != nil {
+			return nil, innerErr(err)
+		}
+		if h.TTL() == 0 {
+			return nil, ErrInnerTTL
+		}
+		return p[:h.TotalLen()], nil
+	case 6:
+		h, err := iphdr.CheckIPv6(p)
+		if err != nil {
+			return nil, innerErr(err)
+		}
+		if h.HopLimit() == 0 {
+			return nil, ErrInnerTTL
+		}
+		return p[:iphdr.IPv6Len+int(h.PayloadLen())], nil
+	}
+	return nil, ErrInnerVersion
+}

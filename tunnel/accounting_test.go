@@ -25,7 +25,7 @@ import (
 func TestAccounting(t *testing.T) {
 	k := gre.Key(5)
 	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.IKey, c1.ICsum, c1.ISeq = &k, true, true
+		c1.IKey, c1.ICsum, c1.ISeq = tunnel.KeyOf(k), true, true
 	}, tunneltest.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Seed: 1}, true)
 	oIPIP := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{Queue: 4096})
 	tIPIP, err := p.e1.Add(tunnel.Config{Name: "ipip", Mode: tunnel.ModeIPIP, Local: end1v4, Remote: end2v4}, oIPIP)
@@ -131,7 +131,7 @@ func craftIPIP(tb testing.TB, inner []byte) []byte { return seedIPIP(tb, end2v4,
 // through another tunnel of the same engines (run with -race).
 func TestAddRemoveUnderTraffic(t *testing.T) {
 	k := gre.Key(1)
-	p := newPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) { c1.OKey, c2.IKey = &k, &k }, tunneltest.Impairment{}, false)
+	p := newPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) { c1.OKey, c2.IKey = tunnel.KeyOf(k), tunnel.KeyOf(k) }, tunneltest.Impairment{}, false)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -156,7 +156,7 @@ func TestAddRemoveUnderTraffic(t *testing.T) {
 		key := gre.Key(1000 + i)
 		name := fmt.Sprintf("x%d", i)
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
-		_, err := p.e2.Add(tunnel.Config{Name: name, Mode: tunnel.ModeGRE, Local: end2v4, Remote: end1v4, IKey: &key}, o)
+		_, err := p.e2.Add(tunnel.Config{Name: name, Mode: tunnel.ModeGRE, Local: end2v4, Remote: end1v4, IKey: tunnel.KeyOf(key)}, o)
 		require.NoError(t, err)
 		if i%2 == 0 {
 			require.NoError(t, p.e2.Remove(name))

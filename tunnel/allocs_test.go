@@ -21,7 +21,7 @@ func TestAllocs(t *testing.T) {
 	k := gre.Key(9)
 	all := func(c1, c2 *tunnel.Config) {
 		for _, c := range []*tunnel.Config{c1, c2} {
-			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq, c.Reorder = &k, &k, true, true, true, true, 16
+			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq, c.Seq.Reorder = tunnel.KeyOf(k), tunnel.KeyOf(k), true, true, true, true, 16
 		}
 	}
 	tests := []struct {
@@ -68,7 +68,7 @@ func TestAllocs(t *testing.T) {
 // returned.
 func TestNoLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	p := newPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) { c1.ISeq, c1.Reorder = true, 4 }, tunneltest.Impairment{}, false)
+	p := newPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) { c1.ISeq, c1.Seq.Reorder = true, 4 }, tunneltest.Impairment{}, false)
 	require.NoError(t, p.o1.Inject(inner4(64, 64, 0, false)))
 	recv(t, p.o2)
 	require.NoError(t, p.e1.Close())

@@ -22,7 +22,7 @@ func BenchmarkEngine(b *testing.B) {
 	k := gre.Key(9)
 	kcs := func(c1, c2 *tunnel.Config) {
 		for _, c := range []*tunnel.Config{c1, c2} {
-			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &k, &k, true, true, true, true
+			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(k), tunnel.KeyOf(k), true, true, true, true
 		}
 	}
 	for _, bb := range []struct {

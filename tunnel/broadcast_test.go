@@ -222,18 +222,20 @@ func TestBroadcastGRENeighbors(t *testing.T) {
 
 // TestBroadcastConfig: what a broadcast tunnel may and may not be.
 func TestBroadcastConfig(t *testing.T) {
-	ok := tunnel.Config{Name: "Universe", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: group, TTL: 16, FDBAgeing: time.Minute, FDBMax: 10}
+	ok := tunnel.Config{Name: "Universe", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: group, TTL: 16, FDB: tunnel.FDBConfig{Ageing: time.Minute, Max: 10}}
 	require.NoError(t, ok.Validate())
 	for _, tt := range []struct {
 		name string
 		edit func(c *tunnel.Config)
 		want error
 	}{
-		{"keepalive to a group", func(c *tunnel.Config) { c.Mode, c.FDBAgeing, c.FDBMax, c.Keepalive = tunnel.ModeGRE, 0, 0, time.Second }, tunnel.ErrConfigKeepalive},
+		{"keepalive to a group", func(c *tunnel.Config) {
+			c.Mode, c.FDB.Ageing, c.FDB.Max, c.Keepalive.Period = tunnel.ModeGRE, 0, 0, time.Second
+		}, tunnel.ErrConfigKeepalive},
 		{"roam from a group", func(c *tunnel.Config) { c.Roam = true }, tunnel.ErrConfigRoam},
 		{"fdb on unicast", func(c *tunnel.Config) { c.Remote = end2v4 }, tunnel.ErrConfigFDB},
 		{"fdb on gre", func(c *tunnel.Config) { c.Mode = tunnel.ModeGRE }, tunnel.ErrConfigFDB},
-		{"negative ageing", func(c *tunnel.Config) { c.FDBAgeing = -1 }, tunnel.ErrConfigFDB},
+		{"negative ageing", func(c *tunnel.Config) { c.FDB.Ageing = -1 }, tunnel.ErrConfigFDB},
 		{"multicast local", func(c *tunnel.Config) { c.Local = netip.MustParseAddr("233.252.0.2") }, tunnel.ErrConfigAddr},
 	} {
 		c := ok

@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"errors"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -12,97 +11,40 @@ import (
 	"github.com/ipencap/ipencap/outer"
 )
 
-// Mode is a tunnel's encapsulation, as `ip tunnel add NAME mode M` names it.
-type Mode uint8
-
-// The modes. The outer family each needs is in brackets.
-const (
-	// ModeGRE is GRE carrying IPv4 or IPv6 (RFC 2784, 2890) [IPv4].
-	ModeGRE Mode = 1 + iota
-	// ModeGRETap is Ethernet over GRE, protocol type 0x6558 [IPv4 or IPv6].
-	ModeGRETap
-	// ModeIPIP is IPv4 in IPv4 (RFC 2003, protocol 4) [IPv4].
-	ModeIPIP
-	// ModeSIT is IPv6 in IPv4 (RFC 4213 "6in4", protocol 41) [IPv4].
-	ModeSIT
-	// ModeIP6IP6 is IPv6 in IPv6 (RFC 2473, next header 41) [IPv6].
-	ModeIP6IP6
-	// ModeIPIP6 is IPv4 in IPv6 (RFC 2473, next header 4) [IPv6].
-	ModeIPIP6
-	// ModeIP6GRE is GRE over IPv6 carrying IPv4 or IPv6 [IPv6].
-	ModeIP6GRE
-	// ModeMobile is minimal encapsulation (RFC 2004, protocol 55), the
-	// BSDs' MOBILE mode [IPv4].
-	ModeMobile
-	// ModeGREInUDP is GRE in UDP (RFC 8086): the GRE header and the inner
-	// packet in a UDP datagram to port 4754; it needs an underlay of
-	// [FramingUDP] [IPv4 or IPv6].
-	ModeGREInUDP
-)
-
-var modeNames = [...]string{
-	ModeGRE: "gre", ModeGRETap: "gretap", ModeIPIP: "ipip", ModeSIT: "sit", ModeIP6IP6: "ip6ip6",
-	ModeIPIP6: "ipip6", ModeIP6GRE: "ip6gre", ModeMobile: "mobile", ModeGREInUDP: "gre-in-udp",
-}
-
-// String returns the mode's name as `ip tunnel add ... mode` spells it
-// ("gre", "gretap", "ipip", "sit", "ip6ip6", "ipip6", "ip6gre", "mobile",
-// "gre-in-udp").
-func (m Mode) String() string {
-	if int(m) < len(modeNames) && modeNames[m] != "" {
-		return modeNames[m]
-	}
-	return "mode(" + strconv.Itoa(int(m)) + ")"
-}
-
-// ParseMode returns the Mode named s (see [Mode.String]).
-func ParseMode(s string) (Mode, error) {
-	for m, n := range modeNames {
-		if n != "" && n == s {
-			return Mode(m), nil
-		}
-	}
-	return 0, &ConfigError{Field: "mode", Value: s, Err: ErrConfigMode}
-}
-
-// isGRE reports whether the mode puts a GRE header on the wire (and so has
-// keys, checksums and sequence numbers).
-func (m Mode) isGRE() bool {
-	return m == ModeGRE || m == ModeGRETap || m == ModeIP6GRE || m == ModeGREInUDP
-}
-
-// outerFamily returns 4 or 6 for a mode tied to one outer family, 0 for
-// one that takes either.
-func (m Mode) outerFamily() int {
-	switch m {
-	case ModeGRE, ModeIPIP, ModeSIT, ModeMobile:
-		return 4
-	case ModeIP6IP6, ModeIPIP6, ModeIP6GRE:
-		return 6
-	}
-	return 0
-}
-
-// innerVersion returns the IP version a mode carries, 0 for either (GRE)
-// or for Ethernet (gretap).
-func (m Mode) innerVersion() uint8 {
-	switch m {
-	case ModeIPIP, ModeIPIP6, ModeMobile:
-		return 4
-	case ModeSIT, ModeIP6IP6:
-		return 6
-	}
-	return 0
-}
-
 // DefaultGREInUDPPort is the UDP destination port of GRE-in-UDP (RFC 8086
 // §3.3); 4755 is GRE-in-UDP over DTLS.
 const DefaultGREInUDPPort = 4754
 
+// Key is an optional GRE key: a value with its presence, as Linux keeps
+// i_key with GRE_KEY in i_flags (struct ip_tunnel_parm). The zero Key is
+// "no key". Config holds Keys by value, so a Config shares no memory with
+// the caller.
+type Key struct {
+	// Value is the key.
+	Value gre.Key
+	// Set says the key is present.
+	Set bool
+}
+
+// KeyOf returns k as a present Key: Config{IKey: tunnel.KeyOf(5)} is
+// `ikey 5`.
+func KeyOf(k gre.Key) Key { return Key{Value: k, Set: true} }
+
+// String returns the key as `ip tunnel` prints it (a number), or "none".
+func (k Key) String() string {
+	if !k.Set {
+		return "none"
+	}
+	return strconv.FormatUint(uint64(k.Value), 10)
+}
+
 // Config is one tunnel, shaped like `ip tunnel add NAME mode M local S
 // remote D [ikey K] [okey K] [icsum] [ocsum] [iseq] [oseq] [ttl N|inherit]
 // [tos T|inherit] [nopmtudisc] [dev LINK] [mtu N]`. The zero value of each
-// option is the Linux default.
+// option is the Linux default. The engine's own features, which `ip
+// tunnel` does not have, are in sub-structs whose zero value is "off":
+// Seq, Keepalive, Reflect, Shape, FDB, and the Roam switch. A Config is a
+// plain value: [Engine.Add] and [Tunnel.Config] copy it.
 type Config struct {
 	// Name names the tunnel (NAME), unique in an Engine.
 	Name string
@@ -121,11 +63,11 @@ type Config struct {
 	// package doc): it sends to the group and receives from every member,
 	// what they send to the group and to its own address.
 	Remote netip.Addr
-	// IKey is the key that received packets must carry (ikey); nil means
-	// keyless: packets with a key do not match. GRE modes only.
-	IKey *gre.Key
-	// OKey is the key sent (okey); nil sends none. GRE modes only.
-	OKey *gre.Key
+	// IKey is the key that received packets must carry (ikey); the zero
+	// Key means keyless: packets with a key do not match. GRE modes only.
+	IKey Key
+	// OKey is the key sent (okey); the zero Key sends none. GRE modes only.
+	OKey Key
 	// ICsum requires a GRE checksum on received packets (icsum); as in
 	// Linux, a packet that carries a checksum when the tunnel does not ask
 	// for one is refused too. GRE modes only.
@@ -133,22 +75,11 @@ type Config struct {
 	// OCsum sends a GRE checksum (ocsum). GRE modes only.
 	OCsum bool
 	// ISeq requires sequence numbers on received packets (iseq) and drops
-	// those at or behind the last one delivered (RFC 2890). GRE modes only.
+	// those at or behind the last one delivered (RFC 2890); see Seq for a
+	// reorder buffer. GRE modes only.
 	ISeq bool
 	// OSeq numbers the packets sent (oseq). GRE modes only.
 	OSeq bool
-	// Reorder, with ISeq, holds up to this many packets that arrive ahead
-	// of a gap, for at most ReorderWait, and delivers them in order (RFC
-	// 2890 §3, MAX_PERFLOW_BUFFER); 0 drops them as Linux does. At most
-	// [gre.MaxReorderPackets].
-	Reorder int
-	// ReorderWait is OUTOFORDER_TIMER; 0 means [gre.DefaultReorderWait].
-	ReorderWait time.Duration
-	// SeqResync, with ISeq, accepts a packet after this many consecutive
-	// out-of-sequence drops and restarts the window from it: a peer that
-	// restarted counts from 0 again and would otherwise be dropped for up
-	// to 2^31 packets. 0 (the default, as in Linux) never resyncs.
-	SeqResync int
 	// TTL is the outer TTL or hop limit: 1–255, or 0 to inherit the inner
 	// packet's (ttl inherit, the Linux default).
 	TTL uint8
@@ -176,53 +107,17 @@ type Config struct {
 	// overlay, whatever its address or key. Its Stats count them like any
 	// tunnel's. A fallback tunnel does not send.
 	Fallback bool
-	// Keepalive, when not 0, sends a Cisco-style GRE keepalive every
-	// Keepalive (`keepalive 10 5` on a Cisco tunnel interface is
-	// Keepalive: [DefaultKeepalive], KeepaliveRetries: 5) and runs the
-	// line protocol (see [Tunnel.LineUp]). ModeGRE only, with a remote:
-	// the request is an IPv4 GRE packet that the peer routes back to us.
-	// The far end needs no keepalive support of its own: it decapsulates
-	// the request and forwards the inner packet, the reply (see the
-	// package doc, and Reflect for an engine at the far end).
-	Keepalive time.Duration
-	// KeepaliveRetries is how many periods may pass without a reply
-	// before the line protocol goes down; 0 means
-	// [DefaultKeepaliveRetries] (5).
-	KeepaliveRetries int
-	// OnLineChange, when not nil, is called when the line protocol goes
-	// down or comes back up. Calls are serialised and made from the
-	// keepalive timer or the receive goroutine, so it must return quickly
-	// and must not call [Tunnel.Tick]; it may call LineUp and Stats.
-	OnLineChange func(t *Tunnel, up bool)
-	// Reflect answers peers' keepalive requests the way a Cisco router
-	// does by routing: the inner packet of a request (an IPv4 GRE packet
-	// of protocol 0 from this end to the peer) is written straight back to
-	// the underlay instead of to the overlay. Only requests whose inner
-	// source is this tunnel's local address and whose inner destination
-	// is this tunnel's remote, the outer ones swapped, are reflected,
-	// never to a destination that [gre.Reflectable] refuses, and at most
-	// [ReflectRate] per second (burst [ReflectBurst]); the others are
-	// dropped and counted in ReflectRefused. ModeGRE only. Off by
-	// default: the request is then delivered to the overlay like any
-	// packet, for the host to route.
-	Reflect bool
-	// ReflectAny, with Reflect, also reflects requests from sources other
-	// than the tunnel's remote (a tunnel with remote any, a fallback):
-	// the inner addresses must still be the outer ones swapped, so the
-	// reply goes back only to the host that sent the request.
-	ReflectAny bool
-	// ShapeRate, when not 0, shapes what the tunnel sends to ShapeRate
-	// bits per second with a token bucket, like `tc qdisc add dev tunl0
-	// root tbf rate R burst B limit L` (see the package doc).
-	ShapeRate uint64
-	// ShapeBurst is the bucket size in bytes (burst); 0 means the
-	// underlay MTU. A packet larger than the bucket is never sent.
-	ShapeBurst int
-	// ShapeLimit is how many bytes may wait for tokens (limit); a packet
-	// that would wait longer than ShapeLimit bytes take at ShapeRate is
-	// dropped (TxShapedDrops). 0 queues nothing: a packet that finds too
-	// few tokens is dropped at once (a policer).
-	ShapeLimit int
+
+	// Seq refines ISeq: a reorder buffer and a resync rule.
+	Seq SeqConfig
+	// Keepalive sends Cisco-style keepalives and runs the line protocol.
+	Keepalive KeepaliveConfig
+	// Reflect answers peers' keepalive requests.
+	Reflect ReflectConfig
+	// Shape shapes what the tunnel sends with a token bucket.
+	Shape ShapeConfig
+	// FDB bounds the MAC learning of a broadcast gretap tunnel.
+	FDB FDBConfig
 	// Roam lets the remote follow the peer: the tunnel sends to the outer
 	// source (and, for GRE-in-UDP, the UDP source port) of the last
 	// packet that passed every one of its checks (key, checksum, sequence
@@ -236,17 +131,87 @@ type Config struct {
 	// and receive what it sends. Use it over an authenticated underlay, or
 	// only where that is acceptable.
 	Roam bool
-	// FDBAgeing is how long a broadcast gretap tunnel (ModeGRETap with a
-	// multicast Remote) keeps a learnt MAC address without a frame from
-	// it (see [Tunnel.FDB]); 0 means [DefaultFDBAgeing] (300 s, a Linux
-	// bridge's ageing_time). Only for broadcast gretap tunnels.
-	FDBAgeing time.Duration
-	// FDBMax bounds the MAC addresses a broadcast gretap tunnel learns; 0
-	// means [DefaultFDBMax]. Only for broadcast gretap tunnels.
-	FDBMax int
-	// Logger receives the tunnel's rare events (never one per packet); nil
-	// is silent.
-	Logger *slog.Logger
+}
+
+// SeqConfig refines the receive rule of iseq (Config.ISeq, which both
+// fields need).
+type SeqConfig struct {
+	// Reorder holds up to this many packets that arrive ahead of a gap,
+	// for at most ReorderWait, and delivers them in order (RFC 2890 §3,
+	// MAX_PERFLOW_BUFFER); 0 drops them as Linux does. At most
+	// [gre.MaxReorderPackets].
+	Reorder int
+	// ReorderWait is OUTOFORDER_TIMER; 0 means [gre.DefaultReorderWait].
+	ReorderWait time.Duration
+	// Resync accepts a packet after this many consecutive out-of-sequence
+	// drops and restarts the window from it: a peer that restarted counts
+	// from 0 again and would otherwise be dropped for up to 2^31 packets.
+	// 0 (the default, as in Linux) never resyncs.
+	Resync int
+}
+
+// KeepaliveConfig turns on Cisco-style GRE keepalives: `keepalive 10 5` on
+// a Cisco tunnel interface is KeepaliveConfig{Period: DefaultKeepalive,
+// Retries: 5}. ModeGRE only, with a unicast remote: the request is an IPv4
+// GRE packet that the peer routes back to us. The far end needs no
+// keepalive support of its own: it decapsulates the request and forwards
+// the inner packet, the reply (see the package doc, and ReflectConfig for
+// an engine at the far end). The line protocol ([Tunnel.LineUp]) follows
+// the replies; [EngineConfig.OnLineChange] hears of its changes.
+type KeepaliveConfig struct {
+	// Period is the time between requests; 0 turns keepalives off.
+	Period time.Duration
+	// Retries is how many periods may pass without a reply before the
+	// line protocol goes down; 0 means [DefaultKeepaliveRetries] (5).
+	Retries int
+}
+
+// ReflectConfig answers peers' keepalive requests the way a Cisco router
+// does by routing: the inner packet of a request (an IPv4 GRE packet of
+// protocol 0 from this end to the peer) is written straight back to the
+// underlay instead of to the overlay. Only requests whose inner source is
+// this tunnel's local address and whose inner destination is this
+// tunnel's remote, the outer ones swapped, are reflected, never to a
+// destination that [gre.Reflectable] refuses, and at most [ReflectRate]
+// per second (burst [ReflectBurst]); the others are dropped and counted in
+// ReflectRefused. ModeGRE only. Off by default: the request is then
+// delivered to the overlay like any packet, for the host to route.
+type ReflectConfig struct {
+	// Enable turns reflection on.
+	Enable bool
+	// AnySource, with Enable, also reflects requests from sources other
+	// than the tunnel's remote (a tunnel with remote any, a fallback): the
+	// inner addresses must still be the outer ones swapped, so the reply
+	// goes back only to the host that sent the request.
+	AnySource bool
+}
+
+// ShapeConfig shapes what the tunnel sends with a token bucket, like `tc
+// qdisc add dev tunl0 root tbf rate R burst B limit L` (see the package
+// doc).
+type ShapeConfig struct {
+	// Rate is the rate in bits per second; 0 turns shaping off.
+	Rate uint64
+	// Burst is the bucket size in bytes (burst); 0 means the underlay
+	// MTU. A packet larger than the bucket is never sent.
+	Burst int
+	// Limit is how many bytes may wait for tokens (limit); a packet that
+	// would wait longer than Limit bytes take at Rate is dropped
+	// (TxShapedDrops). 0 queues nothing: a packet that finds too few
+	// tokens is dropped at once (a policer).
+	Limit int
+}
+
+// FDBConfig bounds the forwarding database of a broadcast gretap tunnel
+// (ModeGRETap with a multicast Remote; see [Tunnel.FDB]). It is only for
+// such tunnels.
+type FDBConfig struct {
+	// Ageing is how long a learnt MAC address is kept without a frame
+	// from it; 0 means [DefaultFDBAgeing] (300 s, a Linux bridge's
+	// ageing_time).
+	Ageing time.Duration
+	// Max bounds the MAC addresses learnt; 0 means [DefaultFDBMax].
+	Max int
 }
 
 // Keepalive defaults, as on Cisco routers (`keepalive` with no arguments
@@ -255,7 +220,7 @@ type Config struct {
 const (
 	// DefaultKeepalive is the Cisco keepalive period.
 	DefaultKeepalive = 10 * time.Second
-	// DefaultKeepaliveRetries is KeepaliveRetries' default.
+	// DefaultKeepaliveRetries is Keepalive.Retries' default.
 	DefaultKeepaliveRetries = 5
 )
 
@@ -287,9 +252,6 @@ var (
 	ErrConfigDuplicate = errors.New("another tunnel has the same local, remote and key")
 	// ErrConfigRange means a number out of its range.
 	ErrConfigRange = errors.New("out of range")
-	// ErrConfigPMTUDisc means a fixed TTL together with nopmtudisc, which
-	// Linux refuses too.
-	ErrConfigPMTUDisc = errors.New("ttl != 0 and nopmtudisc are incompatible")
 	// ErrConfigLink means Link names no underlay of the engine, or no
 	// underlay of the framing the mode needs exists.
 	ErrConfigLink = errors.New("no such underlay")
@@ -306,7 +268,7 @@ var (
 	// ErrConfigRoam means Roam without a unicast remote, on a fallback
 	// tunnel or on ModeMobile.
 	ErrConfigRoam = errors.New("roam needs a unicast remote and a mode other than mobile")
-	// ErrConfigFDB means FDBAgeing or FDBMax negative, or set on a tunnel
+	// ErrConfigFDB means FDB.Ageing or FDB.Max negative, or set on a tunnel
 	// that is not broadcast gretap (ModeGRETap with a multicast remote).
 	ErrConfigFDB = errors.New("fdb options need a gretap tunnel with a multicast remote")
 	// ErrConfigMTU means an MTU below the minimum (68 for IPv4, 1280 when
@@ -323,7 +285,8 @@ type ConfigError struct {
 	Field string
 	// Value is the refused value, printed.
 	Value string
-	// Err is one of the ErrConfig values, or an error of package outer.
+	// Err is one of the ErrConfig values, or an error of package outer
+	// (the outer-header rules are [outer.Config.Validate]'s alone).
 	Err error
 }
 
@@ -357,7 +320,8 @@ func addrText(a netip.Addr) string {
 
 // Validate checks c on its own (what needs the engine — duplicates, links —
 // is checked by [Engine.Add]) and returns the first problem as a
-// [*ConfigError], or nil.
+// [*ConfigError], or nil. The outer-header rules (ttl, tos, nopmtudisc)
+// are [outer.Config.ValidateOptions]'s; their errors are outer's.
 func (c *Config) Validate() error {
 	fail := func(field, value string, err error) error {
 		return &ConfigError{Tunnel: c.Name, Field: field, Value: value, Err: err}
@@ -365,11 +329,12 @@ func (c *Config) Validate() error {
 	if c.Name == "" {
 		return fail("name", `""`, ErrConfigName)
 	}
-	if c.Mode == 0 || int(c.Mode) >= len(modeNames) {
+	if !c.Mode.valid() {
 		return fail("mode", c.Mode.String(), ErrConfigMode)
 	}
-	fam := c.Mode.outerFamily()
-	for _, a := range []struct {
+	row := c.Mode.info()
+	fam := row.family
+	for _, a := range [...]struct {
 		field string
 		addr  netip.Addr
 	}{{"local", c.Local}, {"remote", c.Remote}} {
@@ -383,72 +348,73 @@ func (c *Config) Validate() error {
 	if c.Local.IsValid() && c.Remote.IsValid() && c.Local.Is4() != c.Remote.Is4() {
 		return fail("remote", c.Remote.String(), ErrConfigAddr)
 	}
-	if !c.Mode.isGRE() {
-		switch {
-		case c.IKey != nil:
-			return fail("ikey", c.IKey.String(), ErrConfigGREOnly)
-		case c.OKey != nil:
-			return fail("okey", c.OKey.String(), ErrConfigGREOnly)
-		case c.ICsum:
-			return fail("icsum", "", ErrConfigGREOnly)
-		case c.OCsum:
-			return fail("ocsum", "", ErrConfigGREOnly)
-		case c.ISeq:
-			return fail("iseq", "", ErrConfigGREOnly)
-		case c.OSeq:
-			return fail("oseq", "", ErrConfigGREOnly)
+	if !row.gre {
+		for _, o := range [...]struct {
+			on          bool
+			word, value string
+		}{{c.IKey.Set, "ikey", c.IKey.Value.String()}, {c.OKey.Set, "okey", c.OKey.Value.String()},
+			{c.ICsum, "icsum", ""}, {c.OCsum, "ocsum", ""}, {c.ISeq, "iseq", ""}, {c.OSeq, "oseq", ""}} {
+			if o.on {
+				return fail(o.word, o.value, ErrConfigGREOnly)
+			}
 		}
 	}
-	if c.Reorder < 0 || c.Reorder > gre.MaxReorderPackets || (c.Reorder > 0 && !c.ISeq) {
-		return fail("reorder", strconv.Itoa(c.Reorder), ErrConfigRange)
+	if c.Seq.Reorder < 0 || c.Seq.Reorder > gre.MaxReorderPackets || (c.Seq.Reorder > 0 && !c.ISeq) {
+		return fail("reorder", strconv.Itoa(c.Seq.Reorder), ErrConfigRange)
 	}
-	if c.ReorderWait < 0 || c.ReorderWait > gre.MaxReorderWait {
-		return fail("reorderwait", c.ReorderWait.String(), ErrConfigRange)
+	if c.Seq.ReorderWait < 0 || c.Seq.ReorderWait > gre.MaxReorderWait {
+		return fail("reorderwait", c.Seq.ReorderWait.String(), ErrConfigRange)
 	}
-	if c.SeqResync < 0 || (c.SeqResync > 0 && !c.ISeq) {
-		return fail("seqresync", strconv.Itoa(c.SeqResync), ErrConfigRange)
+	if c.Seq.Resync < 0 || (c.Seq.Resync > 0 && !c.ISeq) {
+		return fail("seqresync", strconv.Itoa(c.Seq.Resync), ErrConfigRange)
 	}
-	if c.NoPMTUDisc && (fam == 6 || c.Local.Is6() || c.Remote.Is6()) {
-		return fail("nopmtudisc", "", outer.ErrConfigNoPMTUDisc6)
+	oc := c.outerConfig(netip.Addr{}, netip.Addr{})
+	if err := oc.ValidateOptions(fam == 6 || c.Local.Is6() || c.Remote.Is6()); err != nil {
+		var oe *outer.ConfigError
+		if errors.As(err, &oe) {
+			return fail(oe.Field, oe.Value, oe.Err)
+		}
+		return fail("outer", "", err)
 	}
-	if c.NoPMTUDisc && c.TTL != 0 {
-		return fail("ttl", strconv.Itoa(int(c.TTL)), ErrConfigPMTUDisc)
-	}
-	if c.TOS&3 != 0 || (c.InheritTOS && c.TOS != 0) {
-		return fail("tos", "0x"+strconv.FormatUint(uint64(c.TOS), 16), outer.ErrConfigTOS)
-	}
-	if c.MTU < 0 || c.MTU > 65535 {
+	if c.MTU < 0 || c.MTU > MaxPacket {
 		return fail("mtu", strconv.Itoa(c.MTU), ErrConfigMTU)
 	}
-	if c.Fallback && (!isAny(c.Local) || !isAny(c.Remote) || c.IKey != nil) {
+	if c.Fallback && (!isAny(c.Local) || !isAny(c.Remote) || c.IKey.Set) {
 		return fail("fallback", "", ErrConfigFallback)
 	}
-	if c.Keepalive < 0 || (c.Keepalive > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback)) {
-		return fail("keepalive", c.Keepalive.String(), ErrConfigKeepalive)
+	ka := c.Keepalive
+	if ka.Period < 0 || (ka.Period > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback)) {
+		return fail("keepalive", ka.Period.String(), ErrConfigKeepalive)
 	}
-	if c.KeepaliveRetries < 0 {
-		return fail("keepalive-retries", strconv.Itoa(c.KeepaliveRetries), ErrConfigKeepalive)
+	if ka.Retries < 0 {
+		return fail("keepalive-retries", strconv.Itoa(ka.Retries), ErrConfigKeepalive)
 	}
-	if (c.Reflect || c.ReflectAny) && c.Mode != ModeGRE {
+	if (c.Reflect.Enable || c.Reflect.AnySource) && (c.Mode != ModeGRE || !c.Reflect.Enable) {
 		return fail("reflect", "", ErrConfigKeepalive)
 	}
-	if c.ShapeBurst < 0 || c.ShapeBurst > 1<<30 || (c.ShapeBurst > 0 && c.ShapeRate == 0) {
-		return fail("burst", strconv.Itoa(c.ShapeBurst), ErrConfigRange)
+	sh := c.Shape
+	if sh.Burst < 0 || sh.Burst > 1<<30 || (sh.Burst > 0 && sh.Rate == 0) {
+		return fail("burst", strconv.Itoa(sh.Burst), ErrConfigRange)
 	}
-	if c.ShapeLimit < 0 || c.ShapeLimit > 1<<30 || (c.ShapeLimit > 0 && c.ShapeRate == 0) {
-		return fail("limit", strconv.Itoa(c.ShapeLimit), ErrConfigRange)
+	if sh.Limit < 0 || sh.Limit > 1<<30 || (sh.Limit > 0 && sh.Rate == 0) {
+		return fail("limit", strconv.Itoa(sh.Limit), ErrConfigRange)
 	}
 	if c.Roam && (isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback || c.Mode == ModeMobile) {
 		return fail("roam", "", ErrConfigRoam)
 	}
 	broadcastTap := c.Mode == ModeGRETap && c.Remote.IsMulticast()
-	if c.FDBAgeing < 0 || (c.FDBAgeing != 0 && !broadcastTap) {
-		return fail("fdb-ageing", c.FDBAgeing.String(), ErrConfigFDB)
+	if c.FDB.Ageing < 0 || (c.FDB.Ageing != 0 && !broadcastTap) {
+		return fail("fdb-ageing", c.FDB.Ageing.String(), ErrConfigFDB)
 	}
-	if c.FDBMax < 0 || (c.FDBMax != 0 && !broadcastTap) {
-		return fail("fdb-max", strconv.Itoa(c.FDBMax), ErrConfigFDB)
+	if c.FDB.Max < 0 || (c.FDB.Max != 0 && !broadcastTap) {
+		return fail("fdb-max", strconv.Itoa(c.FDB.Max), ErrConfigFDB)
 	}
 	return nil
+}
+
+// outerConfig is the outer header of c's packets from local to remote.
+func (c *Config) outerConfig(local, remote netip.Addr) outer.Config {
+	return outer.Config{Local: local, Remote: remote, TTL: c.TTL, TOS: c.TOS, InheritTOS: c.InheritTOS, NoPMTUDisc: c.NoPMTUDisc}
 }
 
 // String formats c the way `ip tunnel show` prints a tunnel:
@@ -489,17 +455,17 @@ func (c *Config) String() string {
 		b.WriteString(strconv.FormatUint(uint64(c.TOS), 16))
 	}
 	switch {
-	case c.IKey != nil && c.OKey != nil && *c.IKey == *c.OKey:
+	case c.IKey.Set && c.IKey == c.OKey:
 		b.WriteString(" key ")
-		b.WriteString(strconv.FormatUint(uint64(*c.IKey), 10))
+		b.WriteString(c.IKey.String())
 	default:
-		if c.IKey != nil {
+		if c.IKey.Set {
 			b.WriteString(" ikey ")
-			b.WriteString(strconv.FormatUint(uint64(*c.IKey), 10))
+			b.WriteString(c.IKey.String())
 		}
-		if c.OKey != nil {
+		if c.OKey.Set {
 			b.WriteString(" okey ")
-			b.WriteString(strconv.FormatUint(uint64(*c.OKey), 10))
+			b.WriteString(c.OKey.String())
 		}
 	}
 	for _, f := range []struct {
@@ -521,21 +487,8 @@ func (c *Config) String() string {
 // kindText is iproute2's "inner/outer" word: "gre/ip", "ip/ip", "ipv6/ip",
 // "ipv6/ipv6", "ip/ipv6", "gre/ipv6", "mobile/ip", "gretap", "gre-in-udp".
 func (c *Config) kindText() string {
-	switch c.Mode {
-	case ModeGRE:
-		return "gre/ip"
-	case ModeIPIP:
-		return "ip/ip"
-	case ModeSIT:
-		return "ipv6/ip"
-	case ModeIP6IP6:
-		return "ipv6/ipv6"
-	case ModeIPIP6:
-		return "ip/ipv6"
-	case ModeIP6GRE:
-		return "gre/ipv6"
-	case ModeMobile:
-		return "mobile/ip"
+	if k := c.Mode.info().kind; k != "" {
+		return k
 	}
 	return c.Mode.String()
 }

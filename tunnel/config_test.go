@@ -16,11 +16,8 @@ import (
 	"github.com/ipencap/ipencap/tunnel/tunneltest"
 )
 
-// cfgKey returns a pointer to key k, for Config.IKey and OKey.
-func cfgKey(k uint32) *gre.Key {
-	key := gre.Key(k)
-	return &key
-}
+// cfgKey returns key k, present, for Config.IKey and OKey.
+func cfgKey(k uint32) tunnel.Key { return tunnel.KeyOf(gre.Key(k)) }
 
 // TestValidate runs Config.Validate over one configuration per refusal
 // (and a few accepted ones), checking the sentinel with errors.Is and the
@@ -38,8 +35,8 @@ func TestValidate(t *testing.T) {
 		// Accepted.
 		{name: "gre plain", cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4}},
 		{name: "gre every option", cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4,
-			IKey: cfgKey(5), OKey: cfgKey(6), ICsum: true, OCsum: true, ISeq: true, OSeq: true, Reorder: 8,
-			ReorderWait: 50 * time.Millisecond, SeqResync: 3, TTL: 255, TOS: 0x28, MTU: 1400, Link: "wire"}},
+			IKey: cfgKey(5), OKey: cfgKey(6), ICsum: true, OCsum: true, ISeq: true, OSeq: true,
+			Seq: tunnel.SeqConfig{Reorder: 8, ReorderWait: 50 * time.Millisecond, Resync: 3}, TTL: 255, TOS: 0x28, MTU: 1400, Link: "wire"}},
 		{name: "wildcards", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeIPIP}},
 		{name: "unspecified addresses", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeSIT, Local: netip.IPv4Unspecified(), Remote: netip.IPv4Unspecified()}},
 		{name: "ip6gre v6", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeIP6GRE, Local: end1v6, Remote: end2v6, IKey: cfgKey(0)}},
@@ -48,7 +45,7 @@ func TestValidate(t *testing.T) {
 		{name: "gre-in-udp over v6", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGREInUDP, Remote: end2v6, Port: 4755}},
 		{name: "nopmtudisc with ttl inherit", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, NoPMTUDisc: true, InheritTOS: true}},
 		{name: "fallback", cfg: tunnel.Config{Name: "gre0", Mode: tunnel.ModeGRE, Fallback: true, OKey: cfgKey(1)}},
-		{name: "reorder at the bound", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Reorder: gre.MaxReorderPackets, ReorderWait: gre.MaxReorderWait}},
+		{name: "reorder at the bound", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Seq: tunnel.SeqConfig{Reorder: gre.MaxReorderPackets, ReorderWait: gre.MaxReorderWait}}},
 		{name: "mtu at the bound", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, MTU: 65535}},
 
 		// Name and mode.
@@ -82,14 +79,14 @@ func TestValidate(t *testing.T) {
 		{name: "oseq on ipip", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeIPIP, OSeq: true}, err: tunnel.ErrConfigGREOnly, field: "oseq"},
 
 		// Ranges.
-		{name: "reorder without iseq", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, Reorder: 8}, err: tunnel.ErrConfigRange, field: "reorder", value: "8"},
-		{name: "reorder negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Reorder: -1}, err: tunnel.ErrConfigRange, field: "reorder", value: "-1"},
-		{name: "reorder too deep", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Reorder: gre.MaxReorderPackets + 1}, err: tunnel.ErrConfigRange, field: "reorder", value: "4097"},
-		{name: "reorderwait negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ReorderWait: -time.Millisecond}, err: tunnel.ErrConfigRange, field: "reorderwait", value: "-1ms"},
-		{name: "reorderwait too long", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Reorder: 1, ReorderWait: gre.MaxReorderWait + 1}, err: tunnel.ErrConfigRange, field: "reorderwait", value: "1.000000001s"},
-		{name: "seqresync without iseq", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, SeqResync: 3}, err: tunnel.ErrConfigRange, field: "seqresync", value: "3"},
-		{name: "seqresync negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, SeqResync: -1}, err: tunnel.ErrConfigRange, field: "seqresync", value: "-1"},
-		{name: "ttl with nopmtudisc", cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, TTL: 64, NoPMTUDisc: true}, err: tunnel.ErrConfigPMTUDisc, field: "ttl", value: "64"},
+		{name: "reorder without iseq", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, Seq: tunnel.SeqConfig{Reorder: 8}}, err: tunnel.ErrConfigRange, field: "reorder", value: "8"},
+		{name: "reorder negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Seq: tunnel.SeqConfig{Reorder: -1}}, err: tunnel.ErrConfigRange, field: "reorder", value: "-1"},
+		{name: "reorder too deep", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Seq: tunnel.SeqConfig{Reorder: gre.MaxReorderPackets + 1}}, err: tunnel.ErrConfigRange, field: "reorder", value: "4097"},
+		{name: "reorderwait negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, Seq: tunnel.SeqConfig{ReorderWait: -time.Millisecond}}, err: tunnel.ErrConfigRange, field: "reorderwait", value: "-1ms"},
+		{name: "reorderwait too long", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Seq: tunnel.SeqConfig{Reorder: 1, ReorderWait: gre.MaxReorderWait + 1}}, err: tunnel.ErrConfigRange, field: "reorderwait", value: "1.000000001s"},
+		{name: "seqresync without iseq", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, Seq: tunnel.SeqConfig{Resync: 3}}, err: tunnel.ErrConfigRange, field: "seqresync", value: "3"},
+		{name: "seqresync negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, ISeq: true, Seq: tunnel.SeqConfig{Resync: -1}}, err: tunnel.ErrConfigRange, field: "seqresync", value: "-1"},
+		{name: "ttl with nopmtudisc", cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, TTL: 64, NoPMTUDisc: true}, err: outer.ErrConfigPMTUDisc, field: "ttl", value: "64"},
 		{name: "tos with ECN bits", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, TOS: 0x29}, err: outer.ErrConfigTOS, field: "tos", value: "0x29"},
 		{name: "tos with inherit", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, TOS: 0x28, InheritTOS: true}, err: outer.ErrConfigTOS, field: "tos", value: "0x28"},
 		{name: "mtu negative", cfg: tunnel.Config{Name: "t", Mode: tunnel.ModeGRE, MTU: -1}, err: tunnel.ErrConfigMTU, field: "mtu", value: "-1"},
@@ -115,7 +112,7 @@ func TestValidate(t *testing.T) {
 			assert.Equal(t, tt.value, ce.Value)
 			assert.Same(t, tt.err, ce.Unwrap(), "Unwrap returns the sentinel itself")
 			for _, other := range []error{tunnel.ErrConfigMode, tunnel.ErrConfigName, tunnel.ErrConfigAddr,
-				tunnel.ErrConfigGREOnly, tunnel.ErrConfigDuplicate, tunnel.ErrConfigRange, tunnel.ErrConfigPMTUDisc,
+				tunnel.ErrConfigGREOnly, tunnel.ErrConfigDuplicate, tunnel.ErrConfigRange, outer.ErrConfigPMTUDisc,
 				tunnel.ErrConfigLink, tunnel.ErrConfigLocal, tunnel.ErrConfigFallback, tunnel.ErrConfigMTU} {
 				if other != tt.err {
 					assert.NotErrorIs(t, err, other)
@@ -134,14 +131,14 @@ func TestConfigErrorMessage(t *testing.T) {
 		want string
 	}{
 		{"ttl with nopmtudisc", tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, TTL: 64, NoPMTUDisc: true},
-			`tunnel "gre1": ttl 64: ttl != 0 and nopmtudisc are incompatible`},
+			`tunnel "gre1": ttl 64: outer: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)`},
 		{"empty name", tunnel.Config{Mode: tunnel.ModeGRE},
 			`tunnel "": name "": name empty or already in use`},
 		{"no value", tunnel.Config{Name: "tun0", Mode: tunnel.ModeIPIP, ICsum: true},
 			`tunnel "tun0": icsum: only GRE modes have keys, checksums and sequence numbers`},
 		{"address", tunnel.Config{Name: "m", Mode: tunnel.ModeMobile, Local: end1v6},
 			`tunnel "m": local 2001:db8::1: address of the wrong family for the mode`},
-		{"reorder", tunnel.Config{Name: "g", Mode: tunnel.ModeGRE, Reorder: 4},
+		{"reorder", tunnel.Config{Name: "g", Mode: tunnel.ModeGRE, Seq: tunnel.SeqConfig{Reorder: 4}},
 			`tunnel "g": reorder 4: out of range`},
 		{"outer error", tunnel.Config{Name: "g", Mode: tunnel.ModeGRE, TOS: 1},
 			`tunnel "g": tos 0x1: outer: tos must leave the ECN bits 0, and be 0 with inherit`},
@@ -295,7 +292,7 @@ func mustAdd(t *testing.T, e *tunnel.Engine, cfg tunnel.Config) *tunnel.Tunnel {
 func TestAddValidates(t *testing.T) {
 	e := cfgEngine(t, ipWire)
 	cfg := tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE, TTL: 64, NoPMTUDisc: true}
-	ce := addErr(t, e, cfg, tunnel.ErrConfigPMTUDisc)
+	ce := addErr(t, e, cfg, outer.ErrConfigPMTUDisc)
 	assert.Equal(t, cfg.Validate().Error(), ce.Error())
 	addErr(t, e, tunnel.Config{Name: "ipip1", Mode: tunnel.ModeIPIP, IKey: cfgKey(5)}, tunnel.ErrConfigGREOnly)
 	addErr(t, e, tunnel.Config{Name: "m", Mode: tunnel.ModeMobile, Local: end1v6}, tunnel.ErrConfigAddr)
@@ -312,19 +309,23 @@ func TestAddDuplicate(t *testing.T) {
 		edit func(c *tunnel.Config) // applied to a copy of base named "b"
 		err  error                  // nil: accepted
 	}{
-		{"same name", func(c *tunnel.Config) { c.Name = "a"; c.Mode = tunnel.ModeIPIP; c.IKey, c.OKey = nil, nil }, tunnel.ErrConfigName},
+		{"same name", func(c *tunnel.Config) {
+			c.Name = "a"
+			c.Mode = tunnel.ModeIPIP
+			c.IKey, c.OKey = tunnel.Key{}, tunnel.Key{}
+		}, tunnel.ErrConfigName},
 		{"same everything", func(*tunnel.Config) {}, tunnel.ErrConfigDuplicate},
 		{"different okey only", func(c *tunnel.Config) { c.OKey = cfgKey(6) }, tunnel.ErrConfigDuplicate},
 		{"different options only", func(c *tunnel.Config) { c.ICsum, c.ISeq, c.TTL, c.MTU = true, true, 9, 1400 }, tunnel.ErrConfigDuplicate},
 		{"different ikey", func(c *tunnel.Config) { c.IKey = cfgKey(6) }, nil},
-		{"no ikey", func(c *tunnel.Config) { c.IKey = nil }, nil},
+		{"no ikey", func(c *tunnel.Config) { c.IKey = tunnel.Key{} }, nil},
 		{"ikey 0", func(c *tunnel.Config) { c.IKey = cfgKey(0) }, nil},
 		{"other remote", func(c *tunnel.Config) { c.Remote = netip.MustParseAddr("198.51.100.3") }, nil},
 		{"remote any", func(c *tunnel.Config) { c.Remote = netip.Addr{} }, nil},
 		{"local any", func(c *tunnel.Config) { c.Local = netip.IPv4Unspecified() }, nil},
 		{"bound to the link", func(c *tunnel.Config) { c.Link = "wire" }, nil},
 		{"gretap", func(c *tunnel.Config) { c.Mode = tunnel.ModeGRETap }, nil},
-		{"ipip", func(c *tunnel.Config) { c.Mode, c.IKey, c.OKey = tunnel.ModeIPIP, nil, nil }, nil},
+		{"ipip", func(c *tunnel.Config) { c.Mode, c.IKey, c.OKey = tunnel.ModeIPIP, tunnel.Key{}, tunnel.Key{} }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -596,12 +597,16 @@ func TestClosed(t *testing.T) {
 func TestAddUnderlay(t *testing.T) {
 	e := cfgEngine(t, ipWire)
 	a, _ := tunneltest.NewPipe(tunneltest.PipeConfig{})
-	require.Error(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "wire"}), "duplicate name")
-	require.Error(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "big", MTU: tunnel.MaxPacket + 1}))
-	require.Error(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "neg", MTU: -1}))
+	require.ErrorIs(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "wire"}), tunnel.ErrUnderlayExists, "duplicate name")
+	require.ErrorIs(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "big", MTU: tunnel.MaxPacket + 1}), tunnel.ErrUnderlay)
+	require.ErrorIs(t, e.AddUnderlay(a, tunnel.UnderlayConfig{Name: "neg", MTU: -1}), tunnel.ErrUnderlay)
 	require.NoError(t, a.Close())
 	// An unnamed underlay gets a name of its own.
-	b, _ := tunneltest.NewPipe(tunneltest.PipeConfig{})
-	require.NoError(t, e.AddUnderlay(b, tunnel.UnderlayConfig{Framing: tunnel.FramingUDP}))
+	b, _ := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingUDP})
+	require.NoError(t, e.AddUnderlay(b, tunnel.UnderlayConfig{}))
+	// A framing that contradicts what the underlay says of itself is refused.
+	c, _ := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingIP})
+	require.ErrorIs(t, e.AddUnderlay(c, tunnel.UnderlayConfig{Name: "c", Framing: tunnel.FramingUDP}), tunnel.ErrUnderlay)
+	require.NoError(t, c.Close())
 	mustAdd(t, e, tunnel.Config{Name: "gu", Mode: tunnel.ModeGREInUDP, Remote: end2v4, Link: "underlay1"})
 }

@@ -13,9 +13,15 @@
 //
 // # Receive path
 //
-// One goroutine per underlay reads a batch, parses each outer header once
-// (outer.Parse), parses the GRE header for its key, looks the tunnel up and
-// runs the tunnel's rules in this order, each drop counted once:
+// One goroutine per underlay reads a batch and parses each outer header
+// once (outer.Parse). The outer IP protocol picks the decapsulation from a
+// table (GRE, IPIP/6in4/IP in IPv6, minimal encapsulation), which fills a
+// descriptor, as Linux's protocol handlers fill a struct tnl_ptk_info: the
+// demux class, the inner protocol type, key, sequence number, checksum
+// state and the inner packet. The demux finds the tunnel from the
+// descriptor and the addresses, and one function of the tunnel (Linux's
+// ip_tunnel_rcv) runs its rules from the descriptor and the tunnel's
+// options, whatever the mode, in this order, each drop counted once:
 //
 //   - checksum (GRE modes): as in Linux's ip_tunnel_rcv, a packet must carry
 //     a checksum exactly when the tunnel has icsum, and a checksum that is
@@ -29,9 +35,9 @@
 //     (RxECNAlarms);
 //   - sequence numbers (iseq): a packet without one, at or behind the last
 //     delivered one, or a duplicate is dropped (RxOutOfSeq); with
-//     Config.Reorder, packets ahead of a gap wait in a bounded buffer (the
-//     engine owns their buffers until it delivers or drops them); with
-//     Config.SeqResync, a run of drops restarts the window for a peer that
+//     Config.Seq.Reorder, packets ahead of a gap wait in a bounded buffer
+//     (the engine owns their buffers until it delivers or drops them); with
+//     Config.Seq.Resync, a run of drops restarts the window for a peer that
 //     restarted;
 //   - delivery: the inner packets of a batch are written to each tunnel's
 //     overlay in one call, from where they lie in the receive buffer.
@@ -66,7 +72,7 @@
 //
 // # Keepalives and the line protocol
 //
-// With Config.Keepalive (ModeGRE, GRE over IPv4), a tunnel sends a
+// With Config.Keepalive.Period (ModeGRE, GRE over IPv4), a tunnel sends a
 // Cisco-style keepalive every period: an IPv4 packet from the remote to
 // this end, protocol 47, holding a GRE header of protocol 0 with the
 // tunnel's ikey (and a checksum under icsum), built by
@@ -78,8 +84,8 @@
 // recognised after the key (the lookup) and checksum checks and before
 // the sequence check, since the peer reflects what this end built; it must
 // come from the tunnel's remote, is counted in Stats.KeepaliveReplies and
-// is not delivered. After KeepaliveRetries periods without a reply the
-// line protocol goes down ([Tunnel.LineUp], Config.OnLineChange,
+// is not delivered. After Keepalive.Retries periods without a reply the
+// line protocol goes down ([Tunnel.LineUp], EngineConfig.OnLineChange,
 // Stats.LineChanges); a reply brings it back up. Keepalives keep flowing
 // while it is down. The engine is not a router: a tunnel whose line is
 // down still sends what its overlay gives it; the application uses LineUp
@@ -89,13 +95,13 @@
 // starts no timer and the application (or a test with a fake clock) calls
 // [Tunnel.Tick].
 //
-// The reflector (Config.Reflect) is the far end's part for a peer that
+// The reflector (Config.Reflect.Enable) is the far end's part for a peer that
 // sends keepalives: a decapsulated keepalive request — an inner IPv4
 // packet of protocol 47 holding GRE of protocol 0 — is written straight
 // back to the underlay towards its inner destination rather than to the
 // overlay, once it has passed every check of the tunnel (sequence numbers
 // included). Only requests from the tunnel's remote to its local address
-// whose inner addresses are those swapped are reflected (ReflectAny drops
+// whose inner addresses are those swapped are reflected (Reflect.AnySource drops
 // the first condition for tunnels with remote any), never to a broadcast,
 // multicast, loopback, unspecified or link-local destination
 // ([gre.Reflectable]), and at most [ReflectRate] a second per tunnel
@@ -105,9 +111,9 @@
 //
 // # Shaping
 //
-// Config.ShapeRate, ShapeBurst and ShapeLimit shape what a tunnel sends
+// Config.Shape's Rate, Burst and Limit shape what a tunnel sends
 // like `tc qdisc add dev tunl0 root tbf rate 128Kbit burst 4K limit 10K`:
-// a token bucket of ShapeBurst bytes refilled at ShapeRate bits per second.
+// a token bucket of Burst bytes refilled at Rate bits per second.
 // It is a golang.org/x/time/rate Limiter with bytes as tokens, which is
 // exactly a token bucket filter: AllowN takes a packet's bytes when they
 // are there, ReserveN books them from the future and says how long the
@@ -115,11 +121,11 @@
 // cancelled, giving its tokens back. A packet that must wait is copied into
 // a pooled buffer and queued for the tunnel's shaper goroutine, which
 // writes it when its reservation is due (packets behind it queue behind
-// it, so order is kept). A packet that would wait longer than ShapeLimit
-// bytes take at ShapeRate (tbf's limit: the bytes that may wait for
+// it, so order is kept). A packet that would wait longer than Limit
+// bytes take at Rate (tbf's limit: the bytes that may wait for
 // tokens), that is larger than the bucket, or that finds the queue full,
 // is dropped and counted in Stats.TxShapedDrops (part of TxErrors); with
-// ShapeLimit 0 nothing waits (a policer). The bytes counted are those of
+// Limit 0 nothing waits (a policer). The bytes counted are those of
 // the outer packets handed to the underlay (Linux's tbf on tunl0 counts
 // inner packets; the outer ones are what the uplink carries; for
 // GRE-in-UDP, the UDP payload). Keepalives and reflected requests bypass
@@ -178,11 +184,11 @@
 // bridge: the inner source MAC address of each frame that passes every
 // check is recorded with the frame's outer source ([Tunnel.FDB],
 // Stats.FDBLearned, FDBMoved); a frame to a unicast MAC address learnt
-// within Config.FDBAgeing ([DefaultFDBAgeing], on EngineConfig.Now's
+// within Config.FDB.Ageing ([DefaultFDBAgeing], on EngineConfig.Now's
 // clock) goes unicast to that member, broadcast, multicast and unknown
-// destinations go to the group. Entries older than FDBAgeing are ignored,
+// destinations go to the group. Entries older than FDB.Ageing are ignored,
 // and removed (Stats.FDBExpired) when the table is read or grows; at most
-// Config.FDBMax ([DefaultFDBMax]) are kept. Neither learning (but of a new
+// Config.FDB.Max ([DefaultFDBMax]) are kept. Neither learning (but of a new
 // address) nor the lookup allocates.
 //
 // The underlay must carry the group: a raw socket joined to it (and with

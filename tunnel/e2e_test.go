@@ -42,7 +42,7 @@ func TestModes(t *testing.T) {
 			variants["key-csum-seq"] = func(c1, c2 *tunnel.Config) {
 				k := gre.Key(0x0a000001)
 				for _, c := range []*tunnel.Config{c1, c2} {
-					c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &k, &k, true, true, true, true
+					c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(k), tunnel.KeyOf(k), true, true, true, true
 				}
 			}
 		}
@@ -81,8 +81,8 @@ func TestDefaultMTU(t *testing.T) {
 		mtu  int
 	}{
 		{tunnel.ModeGRE, nil, 1476},
-		{tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey = &k }, 1472},
-		{tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey, c1.OCsum, c1.OSeq = &k, true, true }, 1464},
+		{tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey = tunnel.KeyOf(k) }, 1472},
+		{tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey, c1.OCsum, c1.OSeq = tunnel.KeyOf(k), true, true }, 1464},
 		{tunnel.ModeIPIP, nil, 1480},
 		{tunnel.ModeSIT, nil, 1480},
 		{tunnel.ModeIP6IP6, nil, 1460},
@@ -137,7 +137,7 @@ func settled(tb testing.TB, p *pair, n uint64) (tunnel.Stats, tunnel.EngineStats
 
 func TestKeys(t *testing.T) {
 	k5, k6 := gre.Key(5), gre.Key(6)
-	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.IKey = &k5 }, tunneltest.Impairment{}, true)
+	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.IKey = tunnel.KeyOf(k5) }, tunneltest.Impairment{}, true)
 	in := inner4(60, 64, 0, false)
 	inject(t, p, craftGRE(t, gre.Config{KeyPresent: true, Key: k5}, in),
 		craftGRE(t, gre.Config{KeyPresent: true, Key: k6}, in),
@@ -186,7 +186,7 @@ func TestISeq(t *testing.T) {
 		}
 	})
 	t.Run("reorder", func(t *testing.T) {
-		p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.ISeq, c1.Reorder = true, 8 }, tunneltest.Impairment{}, true)
+		p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.ISeq, c1.Seq.Reorder = true, 8 }, tunneltest.Impairment{}, true)
 		inject(t, p, seqPkt(t, 1, 1), seqPkt(t, 3, 3), seqPkt(t, 4, 4), seqPkt(t, 2, 2), seqPkt(t, 2, 9))
 		s, _ := settled(t, p, 5)
 		assert.Equal(t, uint64(4), s.RxPackets)
@@ -197,7 +197,7 @@ func TestISeq(t *testing.T) {
 	})
 	t.Run("reorder timeout", func(t *testing.T) {
 		p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-			c1.ISeq, c1.Reorder, c1.ReorderWait = true, 8, 20_000_000
+			c1.ISeq, c1.Seq.Reorder, c1.Seq.ReorderWait = true, 8, 20_000_000
 		}, tunneltest.Impairment{}, true)
 		inject(t, p, seqPkt(t, 1, 1), seqPkt(t, 3, 3))
 		assert.Equal(t, byte(1), recv(t, p.o1)[59])
@@ -206,7 +206,7 @@ func TestISeq(t *testing.T) {
 		assert.Equal(t, uint64(2), s.RxPackets)
 	})
 	t.Run("resync", func(t *testing.T) {
-		p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.ISeq, c1.SeqResync = true, 3 }, tunneltest.Impairment{}, true)
+		p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.ISeq, c1.Seq.Resync = true, 3 }, tunneltest.Impairment{}, true)
 		// The peer restarts: 1000, then 0, 1, 2 — the third drop in a row
 		// resyncs to it.
 		inject(t, p, seqPkt(t, 1000, 1), seqPkt(t, 0, 2), seqPkt(t, 1, 3), seqPkt(t, 2, 4), seqPkt(t, 3, 5))

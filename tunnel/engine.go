@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,8 +22,17 @@ const DefaultMaxNesting = 4
 // EngineConfig configures an [Engine]. The zero value is ready to use.
 type EngineConfig struct {
 	// Logger receives the engine's rare events (underlay errors, tunnels
-	// added and removed), never one per packet; nil is silent.
+	// added and removed, line protocol changes, roaming), never one per
+	// packet, and failures of an underlay or overlay at most once a
+	// second; nil is silent. Each tunnel logs through it with a "tunnel"
+	// attribute.
 	Logger *slog.Logger
+	// OnLineChange, when not nil, is called when a tunnel's line protocol
+	// goes down or comes back up (see [KeepaliveConfig]). Calls for one
+	// tunnel are serialised and made from its keepalive timer or a
+	// receive goroutine, so it must return quickly and must not call
+	// [Tunnel.Tick]; it may call LineUp and Stats.
+	OnLineChange func(t *Tunnel, up bool)
 	// Now is the clock of the reorder buffers and of the ageing of
 	// broadcast gretap tunnels' learnt MAC addresses ([Tunnel.FDB]); nil
 	// means time.Now. Tests pass a fake clock.
@@ -36,12 +46,16 @@ type EngineConfig struct {
 	MaxNesting int
 }
 
-// UnderlayConfig describes an Underlay to [Engine.AddUnderlay].
+// UnderlayConfig describes an Underlay to [Engine.AddUnderlay]. What an
+// Underlay tells itself through the optional interfaces ([UnderlayFraming],
+// [UnderlayAddrs]) need not be given here.
 type UnderlayConfig struct {
 	// Name is the underlay's link name; a tunnel binds to it with
 	// Config.Link (`dev LINK`). Names are unique in an engine.
 	Name string
-	// Framing says what the underlay's packets hold.
+	// Framing says what the underlay's packets hold, for an Underlay that
+	// does not implement [UnderlayFraming] (an in-memory pipe); one that
+	// does decides it, and a different value here is refused.
 	Framing Framing
 	// MTU is the largest outer packet the underlay carries (for FramingUDP:
 	// the largest IP packet, UDP and IP headers included); 0 means 1500.
@@ -50,22 +64,37 @@ type UnderlayConfig struct {
 	// Local are the underlay's own addresses: a tunnel with local any
 	// sends from the first of the family, and with FramingUDP the first of
 	// a packet's family is its outer destination for the tunnel lookup.
+	// Empty: the Underlay's own, if it implements [UnderlayAddrs].
 	Local []netip.Addr
 }
 
-// underlay is an Underlay the engine reads from.
+// underlay is an Underlay the engine reads from, with what it is known
+// to be.
 type underlay struct {
-	u    Underlay
-	cfg  UnderlayConfig
-	link int // demux link index: position + 1
+	u       Underlay
+	cfg     UnderlayConfig
+	framing Framing
+	mtu     int
+	hdr     UnderlayHeaders // nil: the framing's default header lengths
+	log     *slog.Logger    // the engine's, with the underlay's name; nil: silent
+	link    int             // demux link index: position + 1
 }
 
-func (ul *underlay) mtu() int {
-	if ul.cfg.MTU == 0 {
-		return 1500
+// headerLen is what the underlay adds in front of what it is given, as a
+// tunnel's MTU counts it: for FramingUDP the IP and UDP headers (unless the
+// Underlay says otherwise), nothing for FramingIP.
+func (ul *underlay) headerLen(v6 bool) int {
+	switch {
+	case ul.hdr != nil:
+		return ul.hdr.HeaderLen(v6)
+	case ul.framing == FramingUDP:
+		return ipHeaderLen(v6) + udpHeaderLen
 	}
-	return ul.cfg.MTU
+	return 0
 }
+
+// udpHeaderLen is the length of a UDP header (RFC 768).
+const udpHeaderLen = 8
 
 // localFor returns the underlay's first address of the family of a, or the
 // zero Addr.
@@ -95,15 +124,31 @@ type Engine struct {
 	table *demux.Table[*Tunnel]
 	stats engineCounters
 
+	log *slog.Logger
+
 	mu        sync.Mutex
 	tunnels   map[string]*Tunnel
 	underlays []*underlay
 	closed    bool
+	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
 }
 
-// ErrClosed is returned by the methods of a closed Engine.
-var ErrClosed = errors.New("tunnel: engine closed")
+// Errors of the Engine's methods, matchable with [errors.Is].
+var (
+	// ErrClosed is returned by the methods of a closed Engine; it matches
+	// [net.ErrClosed].
+	ErrClosed = fmt.Errorf("tunnel: engine closed: %w", net.ErrClosed)
+	// ErrNotFound means no tunnel of that name ([Engine.Remove]).
+	ErrNotFound = errors.New("tunnel: no such tunnel")
+	// ErrUnderlayExists means an underlay of that name was added already
+	// ([Engine.AddUnderlay]).
+	ErrUnderlayExists = errors.New("tunnel: underlay exists")
+	// ErrUnderlay means an underlay that [Engine.AddUnderlay] refuses: an
+	// MTU out of range, or a Framing that contradicts what the Underlay
+	// says of itself.
+	ErrUnderlay = errors.New("tunnel: bad underlay")
+)
 
 // NewEngine returns an Engine with no underlay and no tunnel.
 func NewEngine(cfg EngineConfig) *Engine {
@@ -113,12 +158,18 @@ func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.MaxNesting == 0 {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
-	return &Engine{cfg: cfg, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}}
+	return &Engine{cfg: cfg, log: cfg.Logger, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{})}
 }
 
 // AddUnderlay adds u and starts reading from it. The engine owns u from
 // then on: [Engine.Close] closes it. u's WriteBatch must be safe for
-// concurrent use (every tunnel on it sends from its own goroutine).
+// concurrent use (every tunnel on it sends from its own goroutine). What
+// u says of itself through the optional interfaces is used: its framing
+// ([UnderlayFraming]), the headers it adds ([UnderlayHeaders]), its
+// addresses ([UnderlayAddrs], when cfg.Local is empty), and the engine
+// registers [Engine.PathMTU] for the path MTUs it learns
+// ([UnderlayPathMTU]). Errors: [ErrClosed], [ErrUnderlayExists] and
+// [ErrUnderlay], wrapped with the underlay's name.
 func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -128,16 +179,38 @@ func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
 	if cfg.Name == "" {
 		cfg.Name = "underlay" + strconv.Itoa(len(e.underlays))
 	}
+	fail := func(what string, err error) error {
+		return fmt.Errorf("underlay %q: %s%w", cfg.Name, what, err)
+	}
 	for _, ul := range e.underlays {
 		if ul.cfg.Name == cfg.Name {
-			return errors.New("tunnel: underlay " + strconv.Quote(cfg.Name) + " exists")
+			return fail("", ErrUnderlayExists)
 		}
 	}
 	if cfg.MTU < 0 || cfg.MTU > MaxPacket {
-		return errors.New("tunnel: underlay " + strconv.Quote(cfg.Name) + ": mtu out of range")
+		return fail("mtu "+strconv.Itoa(cfg.MTU)+": ", ErrUnderlay)
 	}
-	cfg.Local = slices.Clone(cfg.Local)
-	ul := &underlay{u: u, cfg: cfg, link: len(e.underlays) + 1}
+	ul := &underlay{u: u, cfg: cfg, framing: cfg.Framing, mtu: cfg.MTU, link: len(e.underlays) + 1}
+	if f, ok := u.(UnderlayFraming); ok {
+		if cfg.Framing != FramingIP && cfg.Framing != f.Framing() {
+			return fail("framing "+cfg.Framing.String()+" (the underlay says "+f.Framing().String()+"): ", ErrUnderlay)
+		}
+		ul.framing = f.Framing()
+	}
+	if ul.mtu == 0 {
+		ul.mtu = 1500
+	}
+	ul.hdr, _ = u.(UnderlayHeaders)
+	if e.log != nil {
+		ul.log = e.log.With("underlay", cfg.Name)
+	}
+	if a, ok := u.(UnderlayAddrs); ok && len(cfg.Local) == 0 {
+		cfg.Local = a.LocalAddrs()
+	}
+	ul.cfg.Local = slices.Clone(cfg.Local)
+	if p, ok := u.(UnderlayPathMTU); ok {
+		p.SetPathMTUHandler(func(remote netip.Addr, mtu int) { e.PathMTU(remote, mtu) })
+	}
 	e.underlays = append(e.underlays, ul)
 	e.wg.Add(1)
 	go func() {
@@ -150,12 +223,9 @@ func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
 // underlayFor picks the underlay of a tunnel: the one named Link, or the
 // first of the framing its mode needs. e.mu is held.
 func (e *Engine) underlayFor(c *Config) (*underlay, error) {
-	want := FramingIP
-	if c.Mode == ModeGREInUDP {
-		want = FramingUDP
-	}
+	want := c.Mode.Framing()
 	for _, ul := range e.underlays {
-		if (c.Link == "" || ul.cfg.Name == c.Link) && ul.cfg.Framing == want {
+		if (c.Link == "" || ul.cfg.Name == c.Link) && ul.framing == want {
 			return ul, nil
 		}
 	}
@@ -216,15 +286,16 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 	}
 	e.tunnels[cfg.Name] = t
 	t.start()
-	if e.cfg.Logger != nil {
-		e.cfg.Logger.Info("tunnel added", "tunnel", t.String())
+	if e.log != nil {
+		e.log.Info("tunnel added", "tunnel", t.cfg.Name, "config", t.String())
 	}
 	return t, nil
 }
 
 // Remove stops the tunnel named name, closes its overlay and waits for its
 // goroutines to return. Packets it still held (in the reorder buffer) are
-// counted as RxDropped.
+// counted as RxDropped. It returns [ErrNotFound] when there is no such
+// tunnel.
 func (e *Engine) Remove(name string) error {
 	e.mu.Lock()
 	t, ok := e.tunnels[name]
@@ -237,11 +308,11 @@ func (e *Engine) Remove(name string) error {
 	}
 	e.mu.Unlock()
 	if !ok {
-		return errors.New("tunnel: no tunnel " + strconv.Quote(name))
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
 	t.stop()
-	if e.cfg.Logger != nil {
-		e.cfg.Logger.Info("tunnel removed", "tunnel", name)
+	if e.log != nil {
+		e.log.Info("tunnel removed", "tunnel", name)
 	}
 	return nil
 }
@@ -286,6 +357,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	close(e.done)
 	names := make([]string, 0, len(e.tunnels))
 	for n := range e.tunnels {
 		names = append(names, n)

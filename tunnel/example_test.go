@@ -46,7 +46,7 @@ func ExampleEngine() {
 		}
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 		t, err := e.Add(tunnel.Config{Name: name, Mode: tunnel.ModeGRE, Local: local, Remote: remote,
-			IKey: &key, OKey: &key, TTL: 64}, o)
+			IKey: tunnel.KeyOf(key), OKey: tunnel.KeyOf(key), TTL: 64}, o)
 		if err != nil {
 			panic(err)
 		}
@@ -90,8 +90,8 @@ func ExampleConfig_String() {
 	k, k2 := gre.Key(5), gre.Key(6)
 	for _, c := range []tunnel.Config{
 		{Name: "gre1", Mode: tunnel.ModeGRE, Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("198.51.100.2"),
-			TTL: 255, IKey: &k, OKey: &k, ICsum: true, OCsum: true, ISeq: true, OSeq: true},
-		{Name: "gre2", Mode: tunnel.ModeGRE, Remote: netip.MustParseAddr("198.51.100.2"), IKey: &k, OKey: &k2, InheritTOS: true, NoPMTUDisc: true},
+			TTL: 255, IKey: tunnel.KeyOf(k), OKey: tunnel.KeyOf(k), ICsum: true, OCsum: true, ISeq: true, OSeq: true},
+		{Name: "gre2", Mode: tunnel.ModeGRE, Remote: netip.MustParseAddr("198.51.100.2"), IKey: tunnel.KeyOf(k), OKey: tunnel.KeyOf(k2), InheritTOS: true, NoPMTUDisc: true},
 		{Name: "tun0", Mode: tunnel.ModeIPIP, Local: netip.MustParseAddr("192.0.2.1")},
 		{Name: "ip6gre1", Mode: tunnel.ModeIP6GRE, Local: netip.MustParseAddr("2001:db8::1"), Remote: netip.MustParseAddr("2001:db8::2"),
 			TTL: 64, Link: "eth0", MTU: 1400},

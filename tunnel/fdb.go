@@ -50,7 +50,7 @@ type fdb struct {
 }
 
 func newFDB(c *Config) *fdb {
-	f := &fdb{age: int64(c.FDBAgeing), max: c.FDBMax}
+	f := &fdb{age: int64(c.FDB.Ageing), max: c.FDB.Max}
 	if f.age == 0 {
 		f.age = int64(DefaultFDBAgeing)
 	}
@@ -131,7 +131,7 @@ func (t *Tunnel) fdbLive(old map[[6]byte]*fdbEntry, now int64) map[[6]byte]*fdbE
 
 // FDB returns the forwarding database of a broadcast gretap tunnel (a
 // ModeGRETap tunnel whose remote is a multicast group), sorted by MAC
-// address, after removing the entries older than Config.FDBAgeing
+// address, after removing the entries older than Config.FDB.Ageing
 // (counted in Stats.FDBExpired): which member (outer address) each inner
 // source MAC address was last seen behind, like `bridge fdb show`. It is
 // nil for other tunnels.

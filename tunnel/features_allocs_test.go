@@ -38,22 +38,22 @@ func TestAllocsFeatures(t *testing.T) {
 		})
 	}
 	data("keepalive-on", tunnel.ModeGRE, func(c1, c2 *tunnel.Config) {
-		c1.Keepalive, c2.Keepalive, c1.Reflect, c2.Reflect = time.Second, time.Second, true, true
+		c1.Keepalive.Period, c2.Keepalive.Period, c1.Reflect.Enable, c2.Reflect.Enable = time.Second, time.Second, true, true
 	})
 	data("shaped-unlimited", tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.ShapeRate, c1.ShapeBurst, c1.ShapeLimit = 10_000_000_000, 1<<20, 1<<20
+		c1.Shape.Rate, c1.Shape.Burst, c1.Shape.Limit = 10_000_000_000, 1<<20, 1<<20
 	})
 	// 1 MB/s and a bucket of two packets: most packets wait for tokens in
 	// the shaper's queue.
 	data("shaped-waiting", tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.ShapeRate, c1.ShapeBurst, c1.ShapeLimit = 8_000_000, 200, 100_000
+		c1.Shape.Rate, c1.Shape.Burst, c1.Shape.Limit = 8_000_000, 200, 100_000
 	})
 	data("roam-udp", tunnel.ModeGREInUDP, func(c1, c2 *tunnel.Config) {
 		c1.Roam, c2.Roam = true, true
 	})
 	data("roam-gre-key-seq", tunnel.ModeGRE, func(c1, c2 *tunnel.Config) {
 		for _, c := range []*tunnel.Config{c1, c2} {
-			c.Roam, c.IKey, c.OKey, c.ISeq, c.OSeq = true, &k, &k, true, true
+			c.Roam, c.IKey, c.OKey, c.ISeq, c.OSeq = true, tunnel.KeyOf(k), tunnel.KeyOf(k), true, true
 		}
 	})
 
@@ -64,9 +64,9 @@ func TestAllocsFeatures(t *testing.T) {
 		t.Run("keepalive-reflect-reply/reorder="+strconv.Itoa(reorder), func(t *testing.T) {
 			p := newManualPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) {
 				for _, c := range []*tunnel.Config{c1, c2} {
-					c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &k, &k, true, true, true, true
+					c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(k), tunnel.KeyOf(k), true, true, true, true
 				}
-				c1.Keepalive, c2.Reflect, c2.Reorder = time.Second, true, reorder
+				c1.Keepalive.Period, c2.Reflect.Enable, c2.Seq.Reorder = time.Second, true, reorder
 			}, false)
 			n := uint64(0)
 			run := func() {

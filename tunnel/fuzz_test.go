@@ -57,8 +57,8 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 	require.NoError(tb, r.e.AddUnderlay(udpA, tunnel.UnderlayConfig{Name: "udp0", Framing: tunnel.FramingUDP, Local: local}))
 	k5 := gre.Key(5)
 	for _, c := range []tunnel.Config{
-		{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4, IKey: &k5, OKey: &k5, ICsum: true, OCsum: true, ISeq: true, OSeq: true,
-			Keepalive: tunnel.DefaultKeepalive, Reflect: true},
+		{Name: "gre1", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4, IKey: tunnel.KeyOf(k5), OKey: tunnel.KeyOf(k5), ICsum: true, OCsum: true, ISeq: true, OSeq: true,
+			Keepalive: tunnel.KeepaliveConfig{Period: tunnel.DefaultKeepalive}, Reflect: tunnel.ReflectConfig{Enable: true}},
 		{Name: "gre0", Mode: tunnel.ModeGRE, Fallback: true},
 		{Name: "tap1", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: end2v4},
 		{Name: "ipip1", Mode: tunnel.ModeIPIP, Local: end1v4, Remote: end2v4},
@@ -68,7 +68,7 @@ func newFuzzRig(tb testing.TB) *fuzzRig {
 		{Name: "ip6gre1", Mode: tunnel.ModeIP6GRE, Local: end1v6, Remote: end2v6},
 		{Name: "mob1", Mode: tunnel.ModeMobile, Local: end1v4, Remote: end2v4},
 		{Name: "gu1", Mode: tunnel.ModeGREInUDP, Local: end1v4, Remote: end2v4, Roam: true},
-		{Name: "tapm", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: fuzzGroup, FDBMax: 4},
+		{Name: "tapm", Mode: tunnel.ModeGRETap, Local: end1v4, Remote: fuzzGroup, FDB: tunnel.FDBConfig{Max: 4}},
 	} {
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 		tun, err := r.e.Add(c, o)

@@ -25,7 +25,9 @@ type Overlay interface {
 	BatchSize() int
 	// MTU returns the Overlay's MTU (for a TUN device, the interface's).
 	MTU() (int, error)
-	// Close closes the Overlay; Read and Write then return net.ErrClosed.
+	// Close closes the Overlay: a Read blocked in another goroutine
+	// returns, and Read and Write then return net.ErrClosed (or an error
+	// wrapping it). A second Close does nothing and returns nil.
 	Close() error
 }
 
@@ -47,8 +49,9 @@ type Underlay interface {
 	// BatchSize is the most packets ReadBatch and WriteBatch handle in one
 	// call; it is constant for the Underlay's life.
 	BatchSize() int
-	// Close closes the Underlay; ReadBatch and WriteBatch then return
-	// net.ErrClosed.
+	// Close closes the Underlay: a ReadBatch blocked in another goroutine
+	// returns, and ReadBatch and WriteBatch then return net.ErrClosed (or
+	// an error wrapping it). A second Close does nothing and returns nil.
 	Close() error
 }
 
@@ -76,3 +79,36 @@ func (f Framing) String() string {
 	}
 	return "ip"
 }
+
+// Optional abilities of an Underlay, found by type assertion in
+// [Engine.AddUnderlay] (wireguard-go finds its Bind's the same way): what
+// an underlay knows of itself, the user need not type again.
+type (
+	// UnderlayFraming is an Underlay that knows its framing (a raw IP
+	// socket: [FramingIP]; a GRE-in-UDP socket: [FramingUDP]).
+	UnderlayFraming interface {
+		Framing() Framing
+	}
+	// UnderlayHeaders is an Underlay that adds headers of its own in front
+	// of what WriteBatch is given (a UDP socket: the IP and UDP headers),
+	// so that a tunnel's MTU counts them; HeaderLen returns their length
+	// for an outer packet of the family v6 says. Without it, FramingUDP
+	// counts an IP header without options and a UDP header, FramingIP
+	// nothing.
+	UnderlayHeaders interface {
+		HeaderLen(v6 bool) int
+	}
+	// UnderlayAddrs is an Underlay that knows its local addresses (the one
+	// it is bound to, or those of its interface), used when
+	// UnderlayConfig.Local is empty.
+	UnderlayAddrs interface {
+		LocalAddrs() []netip.Addr
+	}
+	// UnderlayPathMTU is an Underlay that learns path MTUs (from ICMP
+	// errors about its packets): the engine gives it a handler, which
+	// the underlay calls with the remote and the MTU it learnt, from any
+	// goroutine; the handler returns quickly.
+	UnderlayPathMTU interface {
+		SetPathMTUHandler(h func(remote netip.Addr, mtu int))
+	}
+)

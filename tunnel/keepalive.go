@@ -1,6 +1,8 @@
 package tunnel
 
 import (
+	"context"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
@@ -13,7 +15,7 @@ import (
 
 // keepalive is the keepalive state of a tunnel with Config.Keepalive.
 type keepalive struct {
-	mu      sync.Mutex // serialises Tick, replies and OnLineChange
+	mu      sync.Mutex // serialises Tick, replies and EngineConfig.OnLineChange
 	period  time.Duration
 	retries int
 	misses  int        // periods since the last reply, at most retries
@@ -24,7 +26,7 @@ type keepalive struct {
 }
 
 func newKeepalive(c *Config) *keepalive {
-	ka := &keepalive{period: c.Keepalive, retries: c.KeepaliveRetries}
+	ka := &keepalive{period: c.Keepalive.Period, retries: c.Keepalive.Retries}
 	if ka.retries == 0 {
 		ka.retries = DefaultKeepaliveRetries
 	}
@@ -33,15 +35,13 @@ func newKeepalive(c *Config) *keepalive {
 	// asks for one. It carries no sequence number: replies are recognised
 	// before the sequence check.
 	ka.fields.Protocol = gre.ProtoKeepalive
-	if c.IKey != nil {
-		ka.fields.KeyPresent, ka.fields.Key = true, *c.IKey
-	}
+	ka.fields.KeyPresent, ka.fields.Key = c.IKey.Set, c.IKey.Value
 	ka.fields.ChecksumPresent = c.ICsum
 	return ka
 }
 
-// LineUp reports the tunnel's line protocol: false once Config.Keepalive
-// requests have gone KeepaliveRetries periods without a reply, true again
+// LineUp reports the tunnel's line protocol: false once Config.Keepalive.Period
+// requests have gone Keepalive.Retries periods without a reply, true again
 // when a reply arrives. A tunnel without keepalives is always up. The
 // engine is not a router: a tunnel whose line is down still sends what its
 // overlay gives it (and keeps sending keepalives); the application routes
@@ -49,8 +49,8 @@ func newKeepalive(c *Config) *keepalive {
 func (t *Tunnel) LineUp() bool { return !t.lineDown.Load() }
 
 // Tick runs one keepalive period of the tunnel, which the engine's timer
-// calls every Config.Keepalive (unless EngineConfig.ManualTicks): if
-// KeepaliveRetries periods have passed without a reply the line goes down;
+// calls every Keepalive.Period (unless EngineConfig.ManualTicks): if
+// Keepalive.Retries periods have passed without a reply the line goes down;
 // then a keepalive request is sent. It does nothing on a tunnel without
 // keepalives. Tick is safe for concurrent use; an application (or a test
 // with a fake clock) with EngineConfig.ManualTicks calls it itself.
@@ -113,15 +113,22 @@ func (t *Tunnel) setLine(up bool) {
 	}
 	t.lineDown.Store(!up)
 	t.stats.lineChanges.Add(1)
-	if t.cfg.Logger != nil {
-		state := "down"
+	if t.log != nil {
+		// Down is a warning, up news; both with what the operator asks
+		// next: where to, and how many keepalives went and came back.
+		level, state := slog.LevelWarn, "down"
 		if up {
-			state = "up"
+			level, state = slog.LevelInfo, "up"
 		}
-		t.cfg.Logger.Info("line protocol "+state, "tunnel", t.cfg.Name)
+		s := t.stats.snapshot()
+		t.log.LogAttrs(context.Background(), level, "line protocol "+state,
+			slog.String("remote", t.remote().Addr().String()),
+			slog.Uint64("keepalives_sent", s.KeepalivesSent),
+			slog.Uint64("keepalive_replies", s.KeepaliveReplies),
+			slog.Uint64("line_changes", s.LineChanges))
 	}
-	if t.cfg.OnLineChange != nil {
-		t.cfg.OnLineChange(t, up)
+	if f := t.e.cfg.OnLineChange; f != nil {
+		f(t, up)
 	}
 }
 
@@ -139,7 +146,7 @@ func (t *Tunnel) keepaliveLoop() {
 	}
 }
 
-// reflector is the state of a tunnel with Config.Reflect.
+// reflector is the state of a tunnel with Config.Reflect.Enable.
 type reflector struct {
 	mu    sync.Mutex // one write at a time: several underlays may deliver
 	lim   *rate.Limiter
@@ -176,7 +183,7 @@ func (t *Tunnel) tryReflect(p []byte, osrc, odst netip.Addr, now time.Time) bool
 		return false
 	}
 	reply, to, err := matcher.Match(p, osrc, odst)
-	if err != nil || (!t.cfg.ReflectAny && (osrc != t.remote().Addr() || odst != t.local)) || !rf.lim.AllowN(now, 1) {
+	if err != nil || (!t.cfg.Reflect.AnySource && (osrc != t.remote().Addr() || odst != t.local)) || !rf.lim.AllowN(now, 1) {
 		t.stats.reflRefused.Add(1)
 		return true
 	}

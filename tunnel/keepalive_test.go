@@ -23,6 +23,14 @@ var stranger4 = netip.MustParseAddr("203.0.113.9")
 // (EngineConfig.ManualTicks), so that no test sleeps for a period.
 func newManualPair(tb testing.TB, m tunnel.Mode, edit func(c1, c2 *tunnel.Config), raw bool) *pair {
 	tb.Helper()
+	return newManualPairWith(tb, tunnel.EngineConfig{}, m, edit, raw)
+}
+
+// newManualPairWith is newManualPair with engines of configuration ec
+// (ManualTicks set).
+func newManualPairWith(tb testing.TB, ec tunnel.EngineConfig, m tunnel.Mode, edit func(c1, c2 *tunnel.Config), raw bool) *pair {
+	tb.Helper()
+	ec.ManualTicks = true
 	a1, a2 := end1v4, end2v4
 	framing := tunnel.FramingIP
 	var port uint16
@@ -38,7 +46,7 @@ func newManualPair(tb testing.TB, m tunnel.Mode, edit func(c1, c2 *tunnel.Config
 		edit(&c1, &c2)
 	}
 	add := func(pp *tunneltest.Pipe, local netip.Addr, c tunnel.Config) (*tunnel.Engine, *tunnel.Tunnel, *tunneltest.ChannelOverlay) {
-		e := tunnel.NewEngine(tunnel.EngineConfig{ManualTicks: true})
+		e := tunnel.NewEngine(ec)
 		tb.Cleanup(func() { _ = e.Close() })
 		require.NoError(tb, e.AddUnderlay(pp, tunnel.UnderlayConfig{Name: "wire", Framing: framing, Local: []netip.Addr{local}}))
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
@@ -89,7 +97,7 @@ func (l *lineLog) get() []bool {
 func TestKeepaliveRequestShape(t *testing.T) {
 	ik, ok := gre.Key(7), gre.Key(8)
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.Keepalive, c1.IKey, c1.OKey, c1.ICsum, c1.OCsum, c1.ISeq, c1.OSeq = tunnel.DefaultKeepalive, &ik, &ok, true, true, true, true
+		c1.Keepalive.Period, c1.IKey, c1.OKey, c1.ICsum, c1.OCsum, c1.ISeq, c1.OSeq = tunnel.DefaultKeepalive, tunnel.KeyOf(ik), tunnel.KeyOf(ok), true, true, true, true
 	}, true)
 	p.t1.Tick()
 	w := readWire(t, p.p2)
@@ -133,8 +141,8 @@ func TestKeepaliveLine(t *testing.T) {
 		t.Run(map[bool]string{false: "plain", true: "iseq"}[iseq], func(t *testing.T) {
 			var log lineLog
 			k := gre.Key(5)
-			p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-				c1.Keepalive, c1.KeepaliveRetries, c1.OnLineChange, c1.IKey, c1.OKey = time.Second, 3, log.on, &k, &k
+			p := newManualPairWith(t, tunnel.EngineConfig{OnLineChange: log.on}, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+				c1.Keepalive.Period, c1.Keepalive.Retries, c1.IKey, c1.OKey = time.Second, 3, tunnel.KeyOf(k), tunnel.KeyOf(k)
 				c1.ISeq, c1.OSeq, c1.ICsum = iseq, iseq, iseq
 			}, true)
 			replies := uint64(0)
@@ -177,7 +185,7 @@ func TestKeepaliveLine(t *testing.T) {
 func TestKeepaliveBadReplies(t *testing.T) {
 	k := gre.Key(5)
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.Keepalive, c1.KeepaliveRetries, c1.IKey, c1.OKey = time.Second, 1, &k, &k
+		c1.Keepalive.Period, c1.Keepalive.Retries, c1.IKey, c1.OKey = time.Second, 1, tunnel.KeyOf(k), tunnel.KeyOf(k)
 	}, true)
 	p.t1.Tick()
 	p.t1.Tick()
@@ -212,17 +220,17 @@ func TestKeepaliveEndToEnd(t *testing.T) {
 	both := func(reflect bool) func(c1, c2 *tunnel.Config) {
 		return func(c1, c2 *tunnel.Config) {
 			for _, c := range []*tunnel.Config{c1, c2} {
-				c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &k, &k, true, true, true, true
+				c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(k), tunnel.KeyOf(k), true, true, true, true
 			}
-			c1.Keepalive, c1.KeepaliveRetries = tunnel.DefaultKeepalive, 2
-			c2.Reflect = reflect
+			c1.Keepalive.Period, c1.Keepalive.Retries = tunnel.DefaultKeepalive, 2
+			c2.Reflect.Enable = reflect
 		}
 	}
 	for _, reorder := range []int{0, 8} {
 		t.Run("reflect/reorder="+strconv.Itoa(reorder), func(t *testing.T) {
 			p := newManualPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) {
 				both(true)(c1, c2)
-				c2.Reorder = reorder
+				c2.Seq.Reorder = reorder
 			}, false)
 			for i := range tunnel.ReflectBurst { // within the reflector's rate limit
 				p.t1.Tick()
@@ -255,11 +263,11 @@ func TestKeepaliveEndToEnd(t *testing.T) {
 // TestKeepaliveConfig: keepalives and reflection are for mode gre.
 func TestKeepaliveConfig(t *testing.T) {
 	for _, c := range []tunnel.Config{
-		{Name: "a", Mode: tunnel.ModeIPIP, Remote: end2v4, Keepalive: time.Second},
-		{Name: "b", Mode: tunnel.ModeGRE, Keepalive: time.Second},
-		{Name: "c", Mode: tunnel.ModeGRE, Remote: end2v4, Keepalive: -1},
-		{Name: "d", Mode: tunnel.ModeIP6GRE, Reflect: true},
-		{Name: "e", Mode: tunnel.ModeGRE, Remote: end2v4, KeepaliveRetries: -1},
+		{Name: "a", Mode: tunnel.ModeIPIP, Remote: end2v4, Keepalive: tunnel.KeepaliveConfig{Period: time.Second}},
+		{Name: "b", Mode: tunnel.ModeGRE, Keepalive: tunnel.KeepaliveConfig{Period: time.Second}},
+		{Name: "c", Mode: tunnel.ModeGRE, Remote: end2v4, Keepalive: tunnel.KeepaliveConfig{Period: -1}},
+		{Name: "d", Mode: tunnel.ModeIP6GRE, Reflect: tunnel.ReflectConfig{Enable: true}},
+		{Name: "e", Mode: tunnel.ModeGRE, Remote: end2v4, Keepalive: tunnel.KeepaliveConfig{Retries: -1}},
 	} {
 		require.ErrorIs(t, c.Validate(), tunnel.ErrConfigKeepalive, c.Name)
 	}
@@ -269,7 +277,7 @@ func TestKeepaliveConfig(t *testing.T) {
 // writing requests and reading what comes back.
 func newReflectRig(t *testing.T, edit func(c1 *tunnel.Config)) *pair {
 	return newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.Reflect = true
+		c1.Reflect.Enable = true
 		if edit != nil {
 			edit(c1)
 		}
@@ -320,7 +328,7 @@ func TestReflectRefused(t *testing.T) {
 	// ReflectAny; with it, the reply goes back to the stranger only.
 	for _, anySrc := range []bool{false, true} {
 		q := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-			c1.Remote, c1.Reflect, c1.ReflectAny = netip.Addr{}, true, anySrc
+			c1.Remote, c1.Reflect.Enable, c1.Reflect.AnySource = netip.Addr{}, true, anySrc
 		}, true)
 		req, reply := request(t, stranger4, end1v4, stranger4)
 		inject(t, q, req)

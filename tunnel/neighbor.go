@@ -116,7 +116,7 @@ func (n *neighbors) copyMap() map[netip.Prefix]*neighbor {
 // multicast group, not gretap, fallback or roam.
 func (t *Tunnel) nbma() bool {
 	c := &t.cfg
-	return (isAny(c.Remote) || c.Remote.IsMulticast()) && !c.Fallback && !c.Roam && c.Mode != ModeGRETap
+	return (isAny(c.Remote) || c.Remote.IsMulticast()) && !c.Fallback && !c.Roam && t.row.carries != carriesEthernet
 }
 
 // AddNeighbor adds a static ("nud permanent") entry to the neighbour table
@@ -149,7 +149,7 @@ func (t *Tunnel) AddNeighbor(inner netip.Prefix, outer netip.AddrPort) error {
 		return ErrNeighborAddr
 	}
 	inner = inner.Masked()
-	if v := t.cfg.Mode.innerVersion(); (v == 4 && !inner.Addr().Is4()) || (v == 6 && !inner.Addr().Is6()) || inner.Addr().Is4In6() {
+	if v := t.row.innerVersion(); (v == 4 && !inner.Addr().Is4()) || (v == 6 && !inner.Addr().Is6()) || inner.Addr().Is4In6() {
 		return ErrNeighborAddr
 	}
 	oa := outer.Addr()
@@ -157,14 +157,14 @@ func (t *Tunnel) AddNeighbor(inner netip.Prefix, outer netip.AddrPort) error {
 	if !oa.IsValid() || oa.Is4In6() || oa.IsUnspecified() || oa.IsMulticast() || oa.Is6() != v6 || oa.Zone() != "" {
 		return ErrNeighborAddr
 	}
-	if t.cfg.Mode == ModeGREInUDP {
+	if t.row.framing == FramingUDP {
 		if outer.Port() == 0 {
 			outer = netip.AddrPortFrom(oa, t.cfg.port())
 		}
 	} else if outer.Port() != 0 {
 		return ErrNeighborAddr
 	}
-	if t.ul.cfg.Framing == FramingIP && !t.local.IsValid() {
+	if t.ul.framing == FramingIP && !t.local.IsValid() {
 		return ErrNeighborAddr
 	}
 	enc, err := t.newEncapsulator(oa)

@@ -22,7 +22,7 @@ import (
 // to the overlay towards the packet's source.
 func TestFragNeeded(t *testing.T) {
 	k := tunnelKey(7)
-	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey, c1.OCsum = &k, true }, tunneltest.Impairment{}, true)
+	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.OKey, c1.OCsum = tunnel.KeyOf(k), true }, tunneltest.Impairment{}, true)
 	require.Equal(t, 1468, p.t1.MTU())
 	big := inner4(1469, 64, 0, true)
 	require.NoError(t, p.o1.Inject(big))

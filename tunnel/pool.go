@@ -1,8 +1,8 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"sync"
+	"unsafe"
 )
 
 // Buffer layout. Every packet the engine handles sits in a pooled buffer of
@@ -21,8 +21,7 @@ const (
 	OverlayOffset = 16
 	// rxOffset is where outer packets are read; inner packets then start
 	// at least 4 bytes (a GRE header) further, so OverlayOffset bytes of
-	// headroom are always there, and the first 4 bytes of a buffer stay
-	// free for the engine's bookkeeping (see packetStart).
+	// headroom are always there.
 	rxOffset = 24
 	// MaxPacket is the largest packet the engine carries: 65535 bytes, the
 	// most an IPv4 total length or IPv6 payload length can say.
@@ -42,14 +41,18 @@ func getBuf() *buffer { return bufPool.Get().(*buffer) }
 // putBuf returns b to the pool.
 func putBuf(b *buffer) { bufPool.Put(b) }
 
-// bufferOf returns the buffer whose first byte is p[0]: p must be a slice
-// of a whole buffer from its start (cap(p) == bufSize).
-func bufferOf(p []byte) *buffer { return (*buffer)(p[:bufSize]) }
-
-// setPacketStart records in the buffer's first bytes where the packet that
-// p[:end] ends with starts; packetStart reads it back. The reorder buffer
-// holds such whole-buffer slices, so a packet it gives back can be both
-// written and returned to the pool.
-func setPacketStart(b *buffer, start int) { binary.LittleEndian.PutUint32(b[0:4], uint32(start)) }
-
-func packetStart(p []byte) int { return int(binary.LittleEndian.Uint32(p[0:4])) }
+// bufferOf returns the buffer that p lies in: p must be a slice of a
+// pooled buffer that reaches its end (cap(p) counts to the end of the
+// buffer), as every slice the engine takes of one does (b[i:j] keeps the
+// capacity to the end). It steps back from p's first byte by what lies in
+// front of it, inside the same allocation, so a packet handed around as a
+// slice (a reorder buffer holds the bytes the overlay is given) finds its
+// buffer again without bookkeeping in the packet bytes. It panics if
+// cap(p) exceeds a buffer, which no slice of one can.
+func bufferOf(p []byte) *buffer {
+	front := bufSize - cap(p)
+	if front < 0 || cap(p) == 0 {
+		panic("tunnel: bufferOf: not a slice of a pooled buffer")
+	}
+	return (*buffer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p[:cap(p)])), -front))
+}

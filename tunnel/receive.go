@@ -9,59 +9,120 @@ import (
 	"github.com/ipencap/ipencap"
 	"github.com/ipencap/ipencap/demux"
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/ipip"
 	"github.com/ipencap/ipencap/mobile"
 	"github.com/ipencap/ipencap/outer"
 )
 
-// pending is what one tunnel is to be given in one batch: the packets to
-// write to its overlay (each with OverlayOffset bytes in front) and the
-// pooled buffers to return after the write.
-type pending struct {
-	t     *Tunnel
-	bufs  [][]byte
-	owned []*buffer
+// The receive path, as Linux splits it: each IP protocol's decapsulation
+// parses its own header into a descriptor (Linux's struct tnl_ptk_info),
+// the demux finds the tunnel, and one function of the tunnel
+// (Tunnel.receive, Linux's ip_tunnel_rcv) runs the checks from the
+// descriptor and the tunnel's options, whatever the mode.
+
+// rxDesc is what a protocol's decapsulation learnt from one packet.
+type rxDesc struct {
+	class demux.Class
+	// proto names the inner packet: the GRE protocol type, or for IPIP
+	// and minimal encapsulation the EtherType of the inner IP version.
+	proto       gre.Protocol
+	key, seq    uint32
+	hasKey      bool
+	hasSeq      bool
+	csumPresent bool
+	csumValid   bool
+	// ecn: the outer header is not the inner one, so RFC 6040 applies
+	// (not for minimal encapsulation, Ethernet, or GRE-in-UDP, whose
+	// socket keeps the outer header).
+	ecn   bool
+	inner []byte
+	// err is a malformed inner packet: counted by the tunnel, once known,
+	// as a frame error.
+	err error
 }
 
-func (p *pending) add(w []byte, owned *buffer) {
-	p.bufs = append(p.bufs, w)
-	if owned != nil {
-		p.owned = append(p.owned, owned)
+// rxProto is how the engine decapsulates one IP protocol: the demux class
+// of its packets over IPv4 and over IPv6 (0: not carried over that
+// family) and the function that fills the descriptor. A decap error is a
+// malformed tunnel header, counted by the engine before any tunnel is
+// known.
+type rxProto struct {
+	class [2]demux.Class
+	decap func(d *rxDesc, pkt []byte, o *outer.Outer) error
+}
+
+// rxProtos is the receive table of FramingIP, indexed by IP protocol; the
+// classes come from the mode table. rxUDP is the one of FramingUDP.
+var (
+	rxProtos [256]rxProto
+	rxUDP    = rxProto{class: [2]demux.Class{classGREInUDP, classGREInUDP}, decap: decapGRE}
+)
+
+func init() {
+	decaps := map[outer.IPProto]func(*rxDesc, []byte, *outer.Outer) error{
+		outer.ProtoGRE: decapGRE, outer.ProtoIPIP: decapIPIP, outer.ProtoIPv6: decapIPIP, outer.ProtoMinimal: decapMobile,
 	}
-}
-
-// flush writes the pending packets to the tunnel's overlay and counts them.
-func (p *pending) flush() {
-	if len(p.bufs) > 0 {
-		// Count before writing, so that whoever sees a packet come out of
-		// the overlay finds it counted; take back what was not written.
-		st := &p.t.stats
-		var bytes uint64
-		for _, w := range p.bufs {
-			bytes += uint64(len(w) - OverlayOffset)
+	for m := range modes {
+		row := &modes[m]
+		if row.name == "" || row.framing != FramingIP || row.carries == carriesEthernet {
+			continue // gretap shares GRE's entry; decapGRE picks its class
 		}
-		st.rxPackets.Add(uint64(len(p.bufs)))
-		st.rxBytes.Add(bytes)
-		n, _ := p.t.over.Write(p.bufs, OverlayOffset)
-		n = min(max(n, 0), len(p.bufs))
-		if d := len(p.bufs) - n; d > 0 {
-			var lost uint64
-			for _, w := range p.bufs[n:] {
-				lost += uint64(len(w) - OverlayOffset)
+		p := &rxProtos[row.proto]
+		p.decap = decaps[row.proto]
+		for fam := range 2 {
+			if row.family == 0 || row.family == 4+2*fam {
+				p.class[fam] = row.class
 			}
-			st.rxPackets.Add(^uint64(d - 1))
-			st.rxBytes.Add(^(lost - 1))
-			st.rxDropped.Add(uint64(d))
 		}
-		clear(p.bufs)
-		p.bufs = p.bufs[:0]
 	}
-	for i, b := range p.owned {
-		putBuf(b)
-		p.owned[i] = nil
+}
+
+// family is the index of the outer family in rxProto.class.
+func family(a netip.Addr) int {
+	if a.Is6() {
+		return 1
 	}
-	p.owned = p.owned[:0]
+	return 0
+}
+
+// decapGRE parses a GRE header (over IP or in UDP) and checks the inner
+// packet as its protocol type says.
+func decapGRE(d *rxDesc, pkt []byte, o *outer.Outer) error {
+	h, err := gre.Decoder{NoVerifyChecksum: true}.ParseOuter(pkt, o)
+	if err != nil {
+		return err
+	}
+	d.proto = h.Protocol()
+	if d.proto == gre.ProtoTEB && d.class == demux.ClassGRE {
+		d.class, d.ecn = demux.ClassGRETap, false
+	}
+	if k, ok := h.Key(); ok {
+		d.key, d.hasKey = uint32(k), true
+	}
+	d.seq, d.hasSeq = h.Seq()
+	d.csumPresent = h.ChecksumPresent()
+	d.csumValid = d.csumPresent && h.ChecksumValid()
+	d.inner, d.err = h.Inner()
+	return nil
+}
+
+// decapIPIP checks the inner packet of IPIP, 6in4 and IP in IPv6.
+func decapIPIP(d *rxDesc, pkt []byte, o *outer.Outer) error {
+	d.proto = gre.ProtoIPv4
+	if o.Protocol == outer.ProtoIPv6 {
+		d.proto = gre.ProtoIPv6
+	}
+	d.inner, d.err = ipip.Check(pkt, o)
+	return nil
+}
+
+// decapMobile restores the original datagram of minimal encapsulation in
+// place; its one IP header is both outer and inner, so RFC 6040 does not
+// apply.
+func decapMobile(d *rxDesc, pkt []byte, o *outer.Outer) error {
+	d.proto, d.ecn = gre.ProtoIPv4, false
+	d.inner, d.err = mobile.Decap(pkt, o)
+	return nil
 }
 
 // receiver is the state of one underlay's receive goroutine.
@@ -74,6 +135,11 @@ type receiver struct {
 	pend  []pending
 	npend int
 	now   time.Time
+	// The packet being handled: its outer header and descriptor live
+	// here, not on the stack, because the protocol's decap is called
+	// through the table and would make them escape.
+	o outer.Outer
+	d rxDesc
 }
 
 func (e *Engine) receiveLoop(ul *underlay) {
@@ -87,6 +153,7 @@ func (e *Engine) receiveLoop(ul *underlay) {
 			putBuf(bufferOf(b))
 		}
 	}()
+	var fails failures
 	for {
 		k, err := ul.u.ReadBatch(r.bufs, r.sizes, r.peers, rxOffset)
 		if k > 0 {
@@ -101,16 +168,15 @@ func (e *Engine) receiveLoop(ul *underlay) {
 			}
 			r.npend = 0
 		}
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || e.isClosed() {
-				return
-			}
-			if e.cfg.Logger != nil {
-				e.cfg.Logger.Warn("underlay read", "underlay", ul.cfg.Name, "err", err)
-			}
-			if k == 0 {
-				time.Sleep(time.Millisecond) // a failing underlay must not spin
-			}
+		if err == nil {
+			fails.ok()
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) || e.isClosed() {
+			return
+		}
+		if !fails.wait(ul.log, "underlay read failed", err, e.done) {
+			return
 		}
 	}
 }
@@ -138,18 +204,18 @@ func (r *receiver) clock() time.Time {
 	return r.now
 }
 
-// handle takes packet i of the batch through parse, lookup and the
-// tunnel's checks.
+// handle takes packet i of the batch through the outer header, the
+// protocol's decapsulation, the lookup and the tunnel's checks.
 func (r *receiver) handle(i int) {
 	e := r.e
 	b := r.bufs[i]
 	size := min(r.sizes[i], len(b)-rxOffset)
 	pkt := b[rxOffset : rxOffset+size]
-	var o outer.Outer
-	var payload []byte
-	if r.ul.cfg.Framing == FramingIP {
+	o := &r.o
+	var p *rxProto
+	if r.ul.framing == FramingIP {
 		var err error
-		o, payload, err = outer.Parse(pkt)
+		*o, _, err = outer.Parse(pkt)
 		if err != nil {
 			if errors.Is(err, ipencap.ErrChecksum) {
 				e.stats.rxCsum.Add(1)
@@ -158,113 +224,68 @@ func (r *receiver) handle(i int) {
 			}
 			return
 		}
+		p = &rxProtos[o.Protocol]
 	} else {
+		// The socket has taken the IP and UDP headers: the datagram is
+		// the GRE packet, from the peer to our address of its family.
 		peer := r.peers[i].Addr().Unmap()
-		o.Src, o.Dst = peer, r.ul.localFor(peer.Is6())
-		o.Protocol, o.HeaderLen, o.Len = outer.ProtoGRE, 0, size
-		payload = pkt
+		*o = outer.Outer{Src: peer, Dst: r.ul.localFor(peer.Is6()), Protocol: outer.ProtoGRE, Len: size}
+		p = &rxUDP
 	}
-	q := demux.Query{Src: o.Src, Dst: o.Dst, Link: r.ul.link}
-	var h gre.Header
-	switch o.Protocol {
-	case outer.ProtoGRE:
-		var err error
-		h, err = gre.Decoder{OverIPv6: o.Src.Is6(), NoVerifyChecksum: true}.Parse(payload)
-		if err != nil {
-			e.stats.rxFrame.Add(1)
-			return
-		}
-		switch {
-		case r.ul.cfg.Framing == FramingUDP:
-			q.Class = classGREInUDP
-		case h.Protocol() == gre.ProtoTEB:
-			q.Class = demux.ClassGRETap
-		default:
-			q.Class = demux.ClassGRE
-		}
-		if k, ok := h.Key(); ok {
-			q.Key, q.HasKey = uint32(k), true
-		}
-	case outer.ProtoIPIP:
-		q.Class = demux.ClassIPIP
-		if o.Src.Is6() {
-			q.Class = demux.ClassIP6
-		}
-	case outer.ProtoIPv6:
-		q.Class = demux.ClassSIT
-		if o.Src.Is6() {
-			q.Class = demux.ClassIP6
-		}
-	case outer.ProtoMinimal:
-		if !o.Src.Is4() {
-			e.stats.rxProto.Add(1)
-			return
-		}
-		q.Class = demux.ClassMobile
-	default:
-		e.stats.rxProto.Add(1)
+	d := &r.d
+	*d = rxDesc{class: p.class[family(o.Src)], ecn: r.ul.framing == FramingIP}
+	if d.class == 0 {
+		e.stats.rxProto.Add(1) // a protocol no mode carries over this family
 		return
 	}
-	t, _, ok := e.table.Lookup(q)
+	if err := p.decap(d, pkt, o); err != nil {
+		e.stats.rxFrame.Add(1)
+		return
+	}
+	t, _, ok := e.table.Lookup(demux.Query{Class: d.class, Src: o.Src, Dst: o.Dst, Link: r.ul.link, HasKey: d.hasKey, Key: d.key})
 	if !ok {
 		e.stats.rxNoTunnel.Add(1)
 		return
 	}
-	t.receive(r, i, pkt, &o, h)
+	t.receive(r, i, o, d)
+	d.inner = nil
 }
 
-// receive runs the tunnel's checks on packet i of r's batch (pkt, parsed
-// into o and, for GRE, h) and queues it for the overlay.
-func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.Header) {
+// errMode is an inner packet that the tunnel's mode does not carry; it is
+// counted as a frame error.
+var errMode = errors.New("tunnel: inner packet does not fit the mode")
+
+// receive runs the tunnel's checks on packet i of r's batch, described by
+// o and d, and queues it for the overlay. Every rule reads the descriptor
+// and the tunnel's options; none asks for the mode.
+func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 	st := &t.stats
 	if t.group && o.Src == t.local {
 		st.rxLooped.Add(1) // our own multicast, looped back
 		return
 	}
-	var inner []byte
-	var err error
-	ecn := r.ul.cfg.Framing == FramingIP
-	switch {
-	case t.cfg.Mode.isGRE():
-		if h.ChecksumPresent() != t.cfg.ICsum || (h.ChecksumPresent() && !h.ChecksumValid()) {
-			st.rxCsum.Add(1)
-			return
-		}
-		if t.ka != nil && h.Protocol() == gre.ProtoKeepalive && o.Src == t.remote().Addr() {
-			// A reply to our keepalive: the peer reflected what we built,
-			// so it is recognised before the sequence check. The key was
-			// checked by the lookup, the checksum above.
-			t.keepaliveReply()
-			return
-		}
-		inner = h.Payload()
-		switch h.Protocol() {
-		case gre.ProtoIPv4:
-			inner, err = checkInner(inner, 4, t.cfg.Mode)
-		case gre.ProtoIPv6:
-			inner, err = checkInner(inner, 6, t.cfg.Mode)
-		case gre.ProtoTEB:
-			if t.cfg.Mode != ModeGRETap || len(inner) < 14 { // an Ethernet header at least, as Linux
-				err = errMode
-			}
-			ecn = false
-		default:
-			err = errMode
-		}
-	case t.cfg.Mode == ModeMobile:
-		inner, err = mobile.Decap(pkt, o)
-		ecn = false // the outer header is the inner one
-	default:
-		inner, err = ipip.Check(pkt, o)
-		if err == nil && t.cfg.Mode.innerVersion() != 0 && inner[0]>>4 != t.cfg.Mode.innerVersion() {
-			err = errMode // ipip6 carries IPv4 only, ip6ip6 IPv6 only
-		}
+	// Checksum, as Linux: present if and only if icsum, and valid.
+	if d.csumPresent != t.cfg.ICsum || (d.csumPresent && !d.csumValid) {
+		st.rxCsum.Add(1)
+		return
+	}
+	if t.ka != nil && d.proto == gre.ProtoKeepalive && o.Src == t.remote().Addr() {
+		// A reply to our keepalive: the peer reflected what we built, so
+		// it is recognised before the sequence check. The key was checked
+		// by the lookup, the checksum above.
+		t.keepaliveReply()
+		return
+	}
+	err := d.err
+	if err == nil && carriesOf(d.proto)&t.row.carries == 0 {
+		err = errMode // ipip6 carries IPv4 only, gretap Ethernet only...
 	}
 	if err != nil {
 		st.rxFrame.Add(1)
 		return
 	}
-	if ecn {
+	inner := d.inner
+	if d.ecn {
 		alarm, err := outer.ApplyECN(inner, o.ECN())
 		if err != nil {
 			st.rxFrame.Add(1)
@@ -279,10 +300,11 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 	}
 	b := r.bufs[i]
 	start := cap(b) - cap(inner) // inner is a sub-slice of b
+	w := b[start-OverlayOffset : start+len(inner)]
 	var from netip.AddrPort
 	if t.cfg.Roam {
 		from = netip.AddrPortFrom(o.Src, 0)
-		if r.ul.cfg.Framing == FramingUDP {
+		if r.ul.framing == FramingUDP {
 			from = netip.AddrPortFrom(o.Src, r.peers[i].Port())
 		}
 	}
@@ -290,148 +312,76 @@ func (t *Tunnel) receive(r *receiver, i int, pkt []byte, o *outer.Outer, h gre.H
 	if t.fdb != nil {
 		mac = [6]byte(inner[6:12])
 	}
-	if t.cfg.ISeq {
-		seq, ok := h.Seq()
-		if !ok {
+	if t.seq != nil {
+		if !d.hasSeq {
 			st.rxSeq.Add(1)
 			return
 		}
-		if t.reorder != nil {
-			t.pushReordered(r, i, seq, start, len(inner), from, mac, o.Src)
-			return
-		}
-		t.rxMu.Lock()
-		ok = t.window.Check(seq)
-		if !ok && t.resync() {
-			t.window.Reset()
-			ok = t.window.Check(seq)
-		}
-		if ok {
-			t.seqDrops = 0
-		}
-		t.rxMu.Unlock()
-		if !ok {
-			st.rxSeq.Add(1)
-			return
-		}
-	}
-	t.roamTo(from)
-	if t.fdb != nil {
-		t.learn(mac, o.Src, r.clock().UnixNano())
-	}
-	if t.refl != nil && keepaliveShaped(inner) && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
-		return
-	}
-	r.pendingFor(t).add(b[start-OverlayOffset:start+len(inner)], nil)
-}
-
-// resync counts an out-of-sequence drop and reports whether it is the
-// SeqResync-th in a row, after which the window restarts. t.rxMu is held.
-func (t *Tunnel) resync() bool {
-	t.seqDrops++
-	if t.cfg.SeqResync > 0 && t.seqDrops >= t.cfg.SeqResync {
-		t.seqDrops = 0
-		return true
-	}
-	return false
-}
-
-// pushReordered gives packet i (the inner packet at b[start:start+n]) to
-// the reorder buffer. If the buffer keeps it, the receiver's buffer is
-// replaced by a fresh one: the packet's buffer now belongs to the reorder
-// buffer until it is delivered. A broadcast gretap tunnel learns that mac
-// is behind src when the packet is kept.
-func (t *Tunnel) pushReordered(r *receiver, i int, seq uint32, start, n int, from netip.AddrPort, mac [6]byte, src netip.Addr) {
-	b := r.bufs[i]
-	buf := bufferOf(b)
-	setPacketStart(buf, start)
-	full := b[:start+n]
-	t.rxMu.Lock()
-	if t.removed {
-		t.rxMu.Unlock()
-		t.stats.rxDropped.Add(1)
-		return
-	}
-	t.sink, t.cur, t.curTaken = r.pendingFor(t), &b[0], false
-	wasEmpty := t.reorder.Len() == 0
-	kept := t.reorder.Push(seq, full, r.clock(), t.deliverFn)
-	if !kept && t.resync() {
-		t.reorder.Reset(t.deliverFn)
-		kept = t.reorder.Push(seq, full, r.clock(), t.deliverFn)
-	}
-	if kept {
-		t.seqDrops = 0
-		t.roamTo(from)
-		if t.fdb != nil {
-			t.learn(mac, src, r.clock().UnixNano())
-		}
-	}
-	taken := t.curTaken
-	held := t.reorder.Len() > 0
-	t.sink, t.cur = nil, nil
-	t.rxMu.Unlock()
-	switch {
-	case !kept:
-		t.stats.rxSeq.Add(1)
-	case !taken:
-		r.bufs[i] = getBuf()[:] // the reorder buffer holds the old one
-	}
-	if held && wasEmpty {
-		select {
-		case t.kick <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// deliverReordered is the reorder buffer's deliver callback; t.rxMu is
-// held and t.sink is the batch to add to.
-func (t *Tunnel) deliverReordered(_ uint32, p []byte) {
-	start := packetStart(p)
-	if t.refl != nil && keepaliveShaped(p[start:]) && len(p) >= rxOffset+iphdr.IPv4MinLen {
-		// Reflect (ModeGRE only) runs over IPv4 and FramingIP: the outer
-		// header is still in the buffer, at rxOffset.
-		osrc := netip.AddrFrom4([4]byte(p[rxOffset+12 : rxOffset+16]))
-		odst := netip.AddrFrom4([4]byte(p[rxOffset+16 : rxOffset+20]))
-		if t.tryReflect(p[start:], osrc, odst, t.e.cfg.Now()) {
-			if &p[0] == t.cur {
-				t.curTaken = true
-			} else {
-				putBuf(bufferOf(p))
+		if t.seq.reorder != nil {
+			if t.seq.push(r, i, d.seq, w) {
+				t.accepted(r, from, mac, o.Src)
 			}
 			return
 		}
+		if !t.seq.check(d.seq) {
+			return // counted by check
+		}
 	}
-	w := p[start-OverlayOffset:]
-	if &p[0] == t.cur {
-		t.curTaken = true
-		t.sink.add(w, nil)
+	t.accepted(r, from, mac, o.Src)
+	if t.refl != nil && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
 		return
 	}
-	t.sink.add(w, bufferOf(p))
+	r.pendingFor(t).add(w, nil)
 }
 
-// errMode is an inner packet that does not fit the mode or the GRE
-// protocol type; it is counted as a frame error.
-var errMode = errors.New("tunnel: inner packet does not fit the mode")
+// accepted is what a packet that passed every check of the tunnel teaches
+// it: a roaming tunnel moves to its source, a broadcast gretap tunnel
+// learns its source MAC address.
+func (t *Tunnel) accepted(r *receiver, from netip.AddrPort, mac [6]byte, src netip.Addr) {
+	t.roamTo(from)
+	if t.fdb != nil {
+		t.learn(mac, src, r.clock().UnixNano())
+	}
+}
 
-// checkInner checks the inner IP packet p of a GRE packet whose protocol
-// type says version v, and returns it trimmed to the length its header
-// declares: the version must be v, the header whole, the TTL not 0.
-func checkInner(p []byte, v uint8, m Mode) ([]byte, error) {
-	if m == ModeGRETap || len(p) == 0 || p[0]>>4 != v {
-		return nil, errMode
+// pending is what one tunnel is to be given in one batch: the packets to
+// write to its overlay (each with OverlayOffset bytes in front) and the
+// pooled buffers to return after the write.
+type pending struct {
+	t     *Tunnel
+	bufs  [][]byte
+	owned []*buffer
+}
+
+func (p *pending) add(w []byte, owned *buffer) {
+	p.bufs = append(p.bufs, w)
+	if owned != nil {
+		p.owned = append(p.owned, owned)
 	}
-	if v == 4 {
-		h, err := iphdr.CheckIPv4(p, false)
-		if err != nil || h.TTL() == 0 {
-			return nil, errMode
+}
+
+// flush writes the pending packets to the tunnel's overlay and counts what
+// it wrote: counters move after the write, so they never go down.
+func (p *pending) flush() {
+	if len(p.bufs) > 0 {
+		st := &p.t.stats
+		n, _ := p.t.over.Write(p.bufs, OverlayOffset)
+		n = min(max(n, 0), len(p.bufs))
+		var bytes uint64
+		for _, w := range p.bufs[:n] {
+			bytes += uint64(len(w) - OverlayOffset)
 		}
-		return p[:h.TotalLen()], nil
+		st.rxPackets.Add(uint64(n))
+		st.rxBytes.Add(bytes)
+		if d := len(p.bufs) - n; d > 0 {
+			st.rxDropped.Add(uint64(d))
+		}
+		clear(p.bufs)
+		p.bufs = p.bufs[:0]
 	}
-	h, err := iphdr.CheckIPv6(p)
-	if err != nil || h.HopLimit() == 0 {
-		return nil, errMode
+	for i, b := range p.owned {
+		putBuf(b)
+		p.owned[i] = nil
 	}
-	return p[:iphdr.IPv6Len+int(h.PayloadLen())], nil
+	p.owned = p.owned[:0]
 }

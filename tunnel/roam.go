@@ -78,8 +78,8 @@ func (t *Tunnel) roamTo(from netip.AddrPort) {
 	}
 	t.roamPeer.store(from)
 	t.stats.remoteChanges.Add(1)
-	if t.cfg.Logger != nil {
-		t.cfg.Logger.Info("remote moved", "tunnel", t.cfg.Name, "remote", from.String())
+	if t.log != nil {
+		t.log.Info("remote moved", "remote", from.String())
 	}
 }
 
@@ -90,7 +90,7 @@ func (t *Tunnel) roamTo(from netip.AddrPort) {
 // GRE-in-UDP has no outer header here: the peer goes to the underlay with
 // the packet.
 func (t *Tunnel) fixDst(p []byte, peer netip.AddrPort) {
-	if t.ul.cfg.Framing != FramingIP || peer.Addr() == t.cfg.Remote || len(p) == 0 {
+	if t.ul.framing != FramingIP || peer.Addr() == t.cfg.Remote || len(p) == 0 {
 		return
 	}
 	switch p[0] >> 4 {

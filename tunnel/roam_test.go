@@ -60,7 +60,7 @@ func TestRoamGRE(t *testing.T) {
 	moved := netip.MustParseAddr("198.51.100.77")
 	other := netip.MustParseAddr("198.51.100.78")
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, &k, &k, true
+		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, tunnel.KeyOf(k), tunnel.KeyOf(k), true
 	}, true)
 	in := inner4(60, 64, 0, false)
 	mk := func(src netip.Addr, key gre.Key, seq uint32) []byte {

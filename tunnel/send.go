@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"time"
 
+	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/outer"
 )
@@ -38,6 +38,7 @@ func (t *Tunnel) sendLoop() {
 			putBuf(bufferOf(b))
 		}
 	}()
+	var fails failures
 	for {
 		k, err := t.over.Read(s.bufs, s.sizes, Headroom)
 		s.now = 0
@@ -45,21 +46,20 @@ func (t *Tunnel) sendLoop() {
 			s.send(s.bufs[i], s.sizes[i])
 		}
 		s.flush()
-		if err != nil {
-			select {
-			case <-t.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if t.cfg.Logger != nil {
-				t.cfg.Logger.Warn("overlay read", "tunnel", t.cfg.Name, "err", err)
-			}
-			if k == 0 {
-				time.Sleep(time.Millisecond)
-			}
+		if err == nil {
+			fails.ok()
+			continue
+		}
+		select {
+		case <-t.done:
+			return
+		default:
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if !fails.wait(t.log, "overlay read failed", err, t.done) {
+			return
 		}
 	}
 }
@@ -142,12 +142,12 @@ func (s *sender) send(b []byte, size int) {
 	size = min(size, len(b)-Headroom)
 	p := b[Headroom : Headroom+size]
 	mtu := t.MTU()
-	if t.cfg.Mode == ModeGRETap {
-		if size < 14 {
+	if t.row.carries == carriesEthernet {
+		if size < gre.EthernetMinLen {
 			st.txInvalid.Add(1)
 			return
 		}
-		if size-14 > mtu {
+		if size-gre.EthernetMinLen > mtu {
 			st.txTooBig.Add(1)
 			return
 		}
@@ -165,7 +165,7 @@ func (s *sender) send(b []byte, size int) {
 		return
 	}
 	v := p[0] >> 4
-	if (v != 4 && v != 6) || (t.cfg.Mode.innerVersion() != 0 && v != t.cfg.Mode.innerVersion()) {
+	if (v != 4 && v != 6) || (v == 4 && t.row.carries&carriesIPv4 == 0) || (v == 6 && t.row.carries&carriesIPv6 == 0) {
 		st.txInvalid.Add(1)
 		return
 	}
@@ -272,7 +272,7 @@ func nesting(p []byte, limit int) int {
 			n++
 			w := binary.BigEndian.Uint16(p)
 			l := 4
-			for _, f := range [...]uint16{0xc000, 0x2000, 0x1000} { // C or R, K, S
+			for _, f := range [...]uint16{gre.FlagChecksum | gre.FlagRouting, gre.FlagKey, gre.FlagSeq} {
 				if w&f != 0 {
 					l += 4
 				}

@@ -8,13 +8,13 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// shaper is the token bucket of a tunnel with Config.ShapeRate: tokens are
-// bytes, refilled at ShapeRate/8 per second up to ShapeBurst. Packets that
+// shaper is the token bucket of a tunnel with Config.Shape: tokens are
+// bytes, refilled at Shape.Rate/8 per second up to Shape.Burst. Packets that
 // must wait for tokens are copied into pooled buffers and queued for the
 // tunnel's shaper goroutine, which writes each when its reservation is due.
 type shaper struct {
 	lim     *rate.Limiter
-	maxWait time.Duration // how long a packet may wait: ShapeLimit at ShapeRate
+	maxWait time.Duration // how long a packet may wait: Limit at Rate
 	q       chan shaped
 	queued  atomic.Int64 // packets in q or being written by the shaper goroutine
 }
@@ -28,16 +28,17 @@ type shaped struct {
 }
 
 func newShaper(c *Config, mtu int) *shaper {
-	burst := c.ShapeBurst
+	sc := c.Shape
+	burst := sc.Burst
 	if burst == 0 {
 		burst = mtu
 	}
-	sh := &shaper{lim: rate.NewLimiter(rate.Limit(float64(c.ShapeRate)/8), burst)}
-	if c.ShapeLimit > 0 {
-		sh.maxWait = time.Duration(float64(c.ShapeLimit) * 8 / float64(c.ShapeRate) * float64(time.Second))
-		// The queue holds at most ShapeLimit bytes (plus one packet); a
+	sh := &shaper{lim: rate.NewLimiter(rate.Limit(float64(sc.Rate)/8), burst)}
+	if sc.Limit > 0 {
+		sh.maxWait = time.Duration(float64(sc.Limit) * 8 / float64(sc.Rate) * float64(time.Second))
+		// The queue holds at most Shape.Limit bytes (plus one packet); a
 		// slot per 64 bytes covers small packets, within bounds.
-		sh.q = make(chan shaped, min(max(c.ShapeLimit/64, 16), 4096))
+		sh.q = make(chan shaped, min(max(sc.Limit/64, 16), 4096))
 	}
 	return sh
 }

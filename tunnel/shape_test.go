@@ -21,7 +21,7 @@ func TestShape(t *testing.T) {
 	}
 	const rateBits = 1_000_000
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.ShapeRate, c1.ShapeBurst, c1.ShapeLimit = rateBits, 4096, 10240
+		c1.Shape.Rate, c1.Shape.Burst, c1.Shape.Limit = rateBits, 4096, 10240
 	}, true)
 	go drainWire(p)
 	in := inner4(1000, 64, 0, false)
@@ -58,7 +58,7 @@ func TestShape(t *testing.T) {
 // than the bucket never goes.
 func TestShapePolicer(t *testing.T) {
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.ShapeRate, c1.ShapeBurst = 8000, 3000 // 1000 B/s
+		c1.Shape.Rate, c1.Shape.Burst = 8000, 3000 // 1000 B/s
 	}, true)
 	go drainWire(p)
 	for range 5 {
@@ -66,7 +66,7 @@ func TestShapePolicer(t *testing.T) {
 	}
 	require.NoError(t, p.o1.Inject(inner4(1400, 64, 0, false))) // > the tokens left; and:
 	q := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-		c1.ShapeRate, c1.ShapeBurst, c1.ShapeLimit = 8_000_000, 500, 100_000
+		c1.Shape.Rate, c1.Shape.Burst, c1.Shape.Limit = 8_000_000, 500, 100_000
 	}, true)
 	require.NoError(t, q.o1.Inject(inner4(1000, 64, 0, false))) // larger than the bucket
 	eventually(t, func() bool {
@@ -82,9 +82,9 @@ func TestShapePolicer(t *testing.T) {
 // TestShapeConfig: burst and limit need a rate.
 func TestShapeConfig(t *testing.T) {
 	for _, c := range []tunnel.Config{
-		{Name: "a", Mode: tunnel.ModeGRE, ShapeBurst: 10},
-		{Name: "b", Mode: tunnel.ModeGRE, ShapeLimit: 10},
-		{Name: "c", Mode: tunnel.ModeGRE, ShapeRate: 1, ShapeBurst: -1},
+		{Name: "a", Mode: tunnel.ModeGRE, Shape: tunnel.ShapeConfig{Burst: 10}},
+		{Name: "b", Mode: tunnel.ModeGRE, Shape: tunnel.ShapeConfig{Limit: 10}},
+		{Name: "c", Mode: tunnel.ModeGRE, Shape: tunnel.ShapeConfig{Rate: 1, Burst: -1}},
 	} {
 		require.ErrorIs(t, c.Validate(), tunnel.ErrConfigRange, c.Name)
 	}

@@ -77,9 +77,9 @@ type Stats struct {
 	// MTU, that were fragmented before encapsulation (each fragment is then
 	// counted in TxPackets).
 	TxFragmented uint64
-	// TxShapedDrops counts outer packets the shaper dropped (Config.ShapeRate):
+	// TxShapedDrops counts outer packets the shaper dropped (Config.Shape):
 	// larger than the bucket, or that would have waited longer than
-	// ShapeLimit allows.
+	// Shape.Limit allows.
 	TxShapedDrops uint64
 
 	// KeepalivesSent counts keepalive requests the underlay accepted.
@@ -91,7 +91,7 @@ type Stats struct {
 	// LineChanges counts line protocol transitions, up to down and back.
 	LineChanges uint64
 	// KeepalivesReflected counts peers' keepalive requests written back to
-	// the underlay (Config.Reflect).
+	// the underlay (Config.Reflect.Enable).
 	KeepalivesReflected uint64
 	// ReflectRefused counts keepalive requests not reflected: unknown
 	// source, a destination [gre.Reflectable] refuses, a malformed request,
@@ -102,10 +102,10 @@ type Stats struct {
 	RemoteChanges uint64
 
 	// FDBLearned counts MAC addresses a broadcast gretap tunnel learnt
-	// ([Tunnel.FDB]); FDBExpired those removed after Config.FDBAgeing
+	// ([Tunnel.FDB]); FDBExpired those removed after Config.FDB.Ageing
 	// without a frame; FDBMoved the times a learnt address was seen
 	// behind another member; FDBFull the frames whose new source address
-	// was not learnt because the table held Config.FDBMax entries (the
+	// was not learnt because the table held Config.FDB.Max entries (the
 	// frames themselves are delivered). These count entries, not packets.
 	FDBLearned, FDBExpired, FDBMoved, FDBFull uint64
 }

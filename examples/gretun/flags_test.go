@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/tunnel"
 )
 
@@ -45,7 +44,7 @@ func TestParseFlagsModes(t *testing.T) {
 }
 
 func TestParseFlagsOptions(t *testing.T) {
-	key := func(k gre.Key) *gre.Key { return &k }
+	key := tunnel.KeyOf
 	base := []string{"-name", "gre1", "-local", "198.51.100.1", "-remote", "198.51.100.2"}
 	for _, tt := range []struct {
 		name string
@@ -59,7 +58,7 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"csum sets both", []string{"-csum"}, func(o *options) { o.cfg.ICsum, o.cfg.OCsum = true, true }},
 		{"icsum", []string{"-icsum"}, func(o *options) { o.cfg.ICsum = true }},
 		{"ocsum", []string{"-ocsum"}, func(o *options) { o.cfg.OCsum = true }},
-		{"seq sets both", []string{"-seq", "-reorder", "8"}, func(o *options) { o.cfg.ISeq, o.cfg.OSeq, o.cfg.Reorder = true, true, 8 }},
+		{"seq sets both", []string{"-seq", "-reorder", "8"}, func(o *options) { o.cfg.ISeq, o.cfg.OSeq, o.cfg.Seq.Reorder = true, true, 8 }},
 		{"iseq oseq", []string{"-iseq", "-oseq"}, func(o *options) { o.cfg.ISeq, o.cfg.OSeq = true, true }},
 		{"ttl inherit", []string{"-ttl", "inherit"}, func(o *options) { o.cfg.TTL = 0 }},
 		{"ttl 255", []string{"-ttl", "255"}, func(o *options) { o.cfg.TTL = 255 }},
@@ -80,14 +79,22 @@ func TestParseFlagsOptions(t *testing.T) {
 		}},
 		{"any", []string{"-local", "any", "-remote", "any"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
 		{"keepalive", []string{"-keepalive", "10s", "-keepalive-retries", "3"}, func(o *options) {
-			o.cfg.Keepalive, o.cfg.KeepaliveRetries = 10*time.Second, 3
+			o.cfg.Keepalive.Period, o.cfg.Keepalive.Retries = 10*time.Second, 3
 		}},
-		{"keepalive in seconds", []string{"-keepalive", "10"}, func(o *options) { o.cfg.Keepalive = 10 * time.Second }},
-		{"keepalive 200ms", []string{"-keepalive", "200ms"}, func(o *options) { o.cfg.Keepalive = 200 * time.Millisecond }},
+		{"keepalive in seconds", []string{"-keepalive", "10"}, func(o *options) {
+			o.cfg.Keepalive = tunnel.KeepaliveConfig{Period: 10 * time.Second, Retries: tunnel.DefaultKeepaliveRetries}
+		}},
+		{"keepalive 200ms", []string{"-keepalive", "200ms"}, func(o *options) {
+			o.cfg.Keepalive = tunnel.KeepaliveConfig{Period: 200 * time.Millisecond, Retries: tunnel.DefaultKeepaliveRetries}
+		}},
 		{"keepalive off", []string{"-keepalive", "0"}, func(o *options) {}},
-		{"reflect", []string{"-reflect"}, func(o *options) { o.cfg.Reflect = true }},
-		{"reflect with remote any", []string{"-reflect", "-remote", "any"}, func(o *options) { o.cfg.Reflect, o.cfg.ReflectAny, o.cfg.Remote = true, true, netip.Addr{} }},
-		{"keepalive and reflect", []string{"-keepalive", "5s", "-reflect"}, func(o *options) { o.cfg.Keepalive, o.cfg.Reflect = 5*time.Second, true }},
+		{"reflect", []string{"-reflect"}, func(o *options) { o.cfg.Reflect.Enable = true }},
+		{"reflect with remote any", []string{"-reflect", "-remote", "any"}, func(o *options) {
+			o.cfg.Reflect.Enable, o.cfg.Reflect.AnySource, o.cfg.Remote = true, true, netip.Addr{}
+		}},
+		{"keepalive and reflect", []string{"-keepalive", "5s", "-reflect"}, func(o *options) {
+			o.cfg.Keepalive, o.cfg.Reflect.Enable = tunnel.KeepaliveConfig{Period: 5 * time.Second, Retries: tunnel.DefaultKeepaliveRetries}, true
+		}},
 		{"log json", []string{"-log", "json"}, func(o *options) { o.log = "json" }},
 		{"metrics", []string{"-metrics", "127.0.0.1:9108"}, func(o *options) { o.metrics = "127.0.0.1:9108" }},
 		{"metrics any address", []string{"-metrics", ":9108"}, func(o *options) { o.metrics = ":9108" }},
@@ -95,8 +102,7 @@ func TestParseFlagsOptions(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want := &options{cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE,
-				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2"),
-				KeepaliveRetries: tunnel.DefaultKeepaliveRetries}, log: "text"}
+				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2")}, log: "text"}
 			tt.want(want)
 			got, err := parseFlags(append(append([]string(nil), base...), tt.args...))
 			require.NoError(t, err)
@@ -123,7 +129,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"wrong family", []string{"-mode", "ip6gre", "-remote", "198.51.100.2"}, `gretun: tunnel "tun0": remote 198.51.100.2: address of the wrong family for the mode`},
 		{"bad addr", []string{"-addr", "192.0.2.1"}, `gretun: invalid value "192.0.2.1" for flag -addr: netip.ParsePrefix("192.0.2.1"): no '/'`},
 		{"bad route", []string{"-route", "203.0.113.0/33"}, `gretun: invalid value "203.0.113.0/33" for flag -route`},
-		{"fixed ttl with nopmtudisc", []string{"-ttl", "64", "-nopmtudisc"}, `gretun: tunnel "tun0": ttl 64: ttl != 0 and nopmtudisc are incompatible`},
+		{"fixed ttl with nopmtudisc", []string{"-ttl", "64", "-nopmtudisc"}, `gretun: tunnel "tun0": ttl 64: outer: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)`},
 		{"ttl out of range", []string{"-ttl", "300"}, `gretun: tunnel "tun0": ttl 300: out of range`},
 		{"tos", []string{"-tos", "0x1"}, `gretun: tunnel "tun0": tos 0x1:`},
 		{"key on ipip", []string{"-mode", "ipip", "-key", "5"}, `gretun: tunnel "tun0": ikey 0.0.0.5: only GRE modes have keys, checksums and sequence numbers`},

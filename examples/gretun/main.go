@@ -93,7 +93,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ipencap/ipencap/gre"
-	"github.com/ipencap/ipencap/outer"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/rawsock"
 	"github.com/ipencap/ipencap/tunnel/tundev"
@@ -203,8 +202,8 @@ func parseFlags(args []string) (*options, error) {
 	for _, k := range []struct {
 		field string
 		text  string
-		dst   []**gre.Key
-	}{{"key", *key, []**gre.Key{&c.IKey, &c.OKey}}, {"ikey", *ikey, []**gre.Key{&c.IKey}}, {"okey", *okey, []**gre.Key{&c.OKey}}} {
+		dst   []*tunnel.Key
+	}{{"key", *key, []*tunnel.Key{&c.IKey, &c.OKey}}, {"ikey", *ikey, []*tunnel.Key{&c.IKey}}, {"okey", *okey, []*tunnel.Key{&c.OKey}}} {
 		if k.text == "" {
 			continue
 		}
@@ -213,12 +212,12 @@ func parseFlags(args []string) (*options, error) {
 			return nil, configErr(k.field, k.text, err)
 		}
 		for _, d := range k.dst {
-			*d = &v
+			*d = tunnel.KeyOf(v)
 		}
 	}
 	c.ICsum, c.OCsum = *icsum || *csum, *ocsum || *csum
 	c.ISeq, c.OSeq = *iseq || *seq, *oseq || *seq
-	c.Reorder = *reorder
+	c.Seq.Reorder = *reorder
 	if *ttl != "inherit" {
 		v, err := strconv.ParseUint(*ttl, 0, 8)
 		if err != nil {
@@ -265,10 +264,12 @@ func parseFlags(args []string) (*options, error) {
 	if *retries < 1 || *retries > maxKeepaliveRetries {
 		return nil, configErr("keepalive-retries", strconv.Itoa(*retries), tunnel.ErrConfigRange)
 	}
-	c.Keepalive, c.KeepaliveRetries, c.Reflect = keepalive, *retries, *reflect
+	if keepalive > 0 {
+		c.Keepalive = tunnel.KeepaliveConfig{Period: keepalive, Retries: *retries}
+	}
 	// With remote any a reflector answers whoever asks (to the request's
 	// own source only, as always).
-	c.ReflectAny = c.Reflect && (!c.Remote.IsValid() || c.Remote.IsUnspecified())
+	c.Reflect = tunnel.ReflectConfig{Enable: *reflect, AnySource: *reflect && (!c.Remote.IsValid() || c.Remote.IsUnspecified())}
 	switch *logFormat {
 	case "text", "json":
 		o.log = *logFormat
@@ -410,8 +411,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer m.close()
 	}
 	fmt.Fprintln(stdout, d.t)
-	if c := d.t.Config(); c.Keepalive > 0 {
-		log.Info("keepalives", "tunnel", c.Name, "period", c.Keepalive.String(), "retries", c.KeepaliveRetries)
+	if c := d.t.Config(); c.Keepalive.Period > 0 {
+		log.Info("keepalives", "tunnel", c.Name, "period", c.Keepalive.Period.String(), "retries", c.Keepalive.Retries)
 	}
 
 	var tick <-chan time.Time
@@ -450,12 +451,7 @@ type daemon struct {
 // start opens the underlay socket and the TUN device and adds the tunnel.
 func start(o *options, log *slog.Logger) (*daemon, error) {
 	c := o.cfg
-	// The engine reports line protocol changes at level Info; OnLineChange
-	// reports them here instead, with the keepalive counters.
-	c.Logger = slog.New(dropLineMsgs{log.Handler()})
-	c.OnLineChange = func(t *tunnel.Tunnel, up bool) { logLine(log, t, up) }
-	v6 := c.Mode == tunnel.ModeIP6GRE || c.Mode == tunnel.ModeIP6IP6 || c.Mode == tunnel.ModeIPIP6 ||
-		c.Local.Is6() || c.Remote.Is6()
+	v6 := c.Mode.OuterFamily() == 6 || c.Local.Is6() || c.Remote.Is6()
 
 	// The underlay's MTU and, for local any, the source address come from
 	// the link (-dev) or the route to the remote.
@@ -483,8 +479,7 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 		ul.Local = []netip.Addr{local}
 	}
 	var u tunnel.Underlay
-	if c.Mode == tunnel.ModeGREInUDP {
-		ul.Framing = tunnel.FramingUDP
+	if c.Mode.Framing() == tunnel.FramingUDP {
 		bind := netip.AddrPortFrom(c.Local, o.lport)
 		if !c.Local.IsValid() {
 			bind = netip.AddrPortFrom(netip.IPv4Unspecified(), o.lport)
@@ -494,13 +489,11 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 		}
 		u, err = udp.Open(udp.Config{Local: bind, Link: c.Link})
 	} else {
-		ul.Framing = tunnel.FramingIP
 		bind := c.Local
 		if bind.IsValid() && bind.IsUnspecified() {
 			bind = netip.Addr{}
 		}
-		u, err = rawsock.Open(rawsock.Config{Proto: protoOf(c.Mode), IPv6: v6, Local: bind, Link: c.Link,
-			OnPathMTU: func(remote netip.Addr, mtu int) { eng.PathMTU(remote, mtu) }})
+		u, err = rawsock.Open(rawsock.Config{Proto: c.Mode.IPProto(), IPv6: v6, Local: bind, Link: c.Link})
 	}
 	if err != nil {
 		return nil, err
@@ -523,19 +516,6 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	}
 	ok = true
 	return &daemon{eng: eng, t: t, dev: dev}, nil
-}
-
-// protoOf returns the IP protocol of a mode carried by a raw socket.
-func protoOf(m tunnel.Mode) outer.IPProto {
-	switch m {
-	case tunnel.ModeIPIP, tunnel.ModeIPIP6:
-		return outer.ProtoIPIP
-	case tunnel.ModeSIT, tunnel.ModeIP6IP6:
-		return outer.ProtoIPv6
-	case tunnel.ModeMobile:
-		return outer.ProtoMinimal
-	}
-	return outer.ProtoGRE
 }
 
 // underlayInfo returns the MTU of link, or of the route to remote (the
@@ -591,7 +571,7 @@ func (d *daemon) printStats(w io.Writer) {
 		"Packets", "Bytes", "Errors", "DeadLoop", "NoRoute", "NoBufs",
 		s.TxPackets, s.TxBytes, s.TxErrors, s.TxDeadLoop, s.TxNoRoute, s.TxNoBufs,
 		s.RxFrameErrors, s.RxDropped, s.RxECNAlarms, s.TxTooBig, s.TxInvalid, s.TxICMP, s.TxFragmented, e.RxNoTunnel)
-	if c := d.t.Config(); c.Keepalive > 0 || c.Reflect {
+	if c := d.t.Config(); c.Keepalive.Period > 0 || c.Reflect.Enable {
 		fmt.Fprintf(&b, "    line_protocol %s keepalives_sent %d keepalive_replies %d line_changes %d keepalives_reflected %d reflect_refused %d\n",
 			lineState(d.t.LineUp()), s.KeepalivesSent, s.KeepaliveReplies, s.LineChanges, s.KeepalivesReflected, s.ReflectRefused)
 	}

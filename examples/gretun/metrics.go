@@ -124,7 +124,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.lineUp, prometheus.GaugeValue, up, name)
 		ch <- prometheus.MustNewConstMetric(c.mtu, prometheus.GaugeValue, float64(t.MTU()), name)
-		ch <- prometheus.MustNewConstMetric(c.kaPeriod, prometheus.GaugeValue, t.Config().Keepalive.Seconds(), name)
+		ch <- prometheus.MustNewConstMetric(c.kaPeriod, prometheus.GaugeValue, t.Config().Keepalive.Period.Seconds(), name)
 	}
 	es := c.eng.Stats()
 	for i, m := range engineCounters {

@@ -74,9 +74,9 @@ func TestCollector(t *testing.T) {
 		require.NoError(t, err)
 		return e, tn, o
 	}
-	ea, ta, oa := end(wa, la, lb, tunnel.Config{Name: "gre1", Keepalive: 20 * time.Millisecond, KeepaliveRetries: 2})
+	ea, ta, oa := end(wa, la, lb, tunnel.Config{Name: "gre1", Keepalive: tunnel.KeepaliveConfig{Period: 20 * time.Millisecond, Retries: 2}})
 	defer ea.Close()
-	eb, _, ob := end(wb, lb, la, tunnel.Config{Name: "gre1", Reflect: true})
+	eb, _, ob := end(wb, lb, la, tunnel.Config{Name: "gre1", Reflect: tunnel.ReflectConfig{Enable: true}})
 	defer eb.Close()
 	// A second tunnel in A: one series per tunnel.
 	_, err := ea.Add(tunnel.Config{Name: "gre2", Mode: tunnel.ModeGRE, Local: la, Remote: netip.MustParseAddr("198.51.100.3")},

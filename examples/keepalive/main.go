@@ -72,7 +72,7 @@ func main() {
 // options are the flags.
 type options struct {
 	local, remote netip.Addr
-	key           *gre.Key
+	key           tunnel.Key
 	period        time.Duration // 0: no monitoring (-reflect without -period)
 	retries       int
 	reflect       bool
@@ -131,7 +131,7 @@ func parseFlags(args []string) (*options, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-key %s: %w", *key, err)
 		}
-		o.key = &k
+		o.key = tunnel.KeyOf(k)
 	}
 	switch {
 	case set["period"]:
@@ -247,20 +247,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 // start opens the raw socket and adds the tunnel, with m as its
 // OnLineChange.
 func start(o *options, m *monitor) (*tunnel.Engine, *tunnel.Tunnel, error) {
-	eng := tunnel.NewEngine(tunnel.EngineConfig{})
+	eng := tunnel.NewEngine(tunnel.EngineConfig{OnLineChange: m.change})
 	u, err := rawsock.Open(rawsock.Config{Proto: outer.ProtoGRE, Local: o.local, Link: o.dev,
 		RcvBuf: 1 << 20, SndBuf: 1 << 20})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := eng.AddUnderlay(u, tunnel.UnderlayConfig{Name: "wire", Framing: tunnel.FramingIP,
-		Local: []netip.Addr{o.local}}); err != nil {
+	if err := eng.AddUnderlay(u, tunnel.UnderlayConfig{Name: "wire", Local: []netip.Addr{o.local}}); err != nil {
 		u.Close()
 		return nil, nil, err
 	}
 	cfg := tunnel.Config{Name: "keepalive", Mode: tunnel.ModeGRE, Local: o.local, Remote: o.remote,
-		IKey: o.key, OKey: o.key, Keepalive: o.period, KeepaliveRetries: o.retries,
-		Reflect: o.reflect, OnLineChange: m.change}
+		IKey: o.key, OKey: o.key, Keepalive: tunnel.KeepaliveConfig{Period: o.period, Retries: o.retries},
+		Reflect: tunnel.ReflectConfig{Enable: o.reflect}}
 	t, err := eng.Add(cfg, newDiscard())
 	if err != nil {
 		eng.Close()

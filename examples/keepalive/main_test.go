@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ipencap/ipencap/internal/testpkt"
+	"github.com/ipencap/ipencap/tunnel"
 )
 
 func TestRunBadFlags(t *testing.T) {
@@ -53,12 +54,12 @@ func TestParseFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 10*time.Second, o.period, "Cisco's default")
 	assert.Equal(t, 5, o.retries)
-	assert.Nil(t, o.key)
+	assert.False(t, o.key.Set)
 	o, err = parseFlags([]string{"-local", "198.51.100.1", "-remote", "198.51.100.2", "-key", "7", "-period", "3", "-retries", "2"})
 	require.NoError(t, err)
 	assert.Equal(t, 3*time.Second, o.period, "seconds, as Cisco's keepalive 3 2")
 	assert.Equal(t, 2, o.retries)
-	assert.EqualValues(t, 7, *o.key)
+	assert.Equal(t, tunnel.KeyOf(7), o.key)
 	o, err = parseFlags([]string{"-reflect", "-local", "198.51.100.2", "-remote", "198.51.100.1"})
 	require.NoError(t, err)
 	assert.True(t, o.reflect)

@@ -58,7 +58,6 @@ func run(w io.Writer, pings int) error {
 	//   ip tunnel add gre1 mode gre local 192.0.2.1 remote 198.51.100.1 ttl 64 key 10.0.0.1 csum seq
 	wireA, wireB := tunneltest.NewPipe(tunneltest.PipeConfig{
 		AddrA: netip.AddrPortFrom(siteA, 0), AddrB: netip.AddrPortFrom(siteB, 0)})
-	k := key
 	ends := []struct {
 		name          string
 		local, remote netip.Addr
@@ -75,7 +74,7 @@ func run(w io.Writer, pings int) error {
 		}
 		hosts[i] = tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 		t, err := e.Add(tunnel.Config{Name: end.name, Mode: tunnel.ModeGRE, Local: end.local, Remote: end.remote,
-			TTL: 64, IKey: &k, OKey: &k, ICsum: true, OCsum: true, ISeq: true, OSeq: true}, hosts[i])
+			TTL: 64, IKey: tunnel.KeyOf(key), OKey: tunnel.KeyOf(key), ICsum: true, OCsum: true, ISeq: true, OSeq: true}, hosts[i])
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,12 @@ import (
 	"github.com/ipencap/ipencap/tunnel"
 )
 
-var _ tunnel.Underlay = (*Conn)(nil)
+var (
+	_ tunnel.Underlay        = (*Conn)(nil)
+	_ tunnel.UnderlayFraming = (*Conn)(nil)
+	_ tunnel.UnderlayAddrs   = (*Conn)(nil)
+	_ tunnel.UnderlayPathMTU = (*Conn)(nil)
+)
 
 // Defaults of [Config].
 const (
@@ -66,10 +71,12 @@ type Config struct {
 	// OnPathMTU, when set, is called when the kernel reports that an outer
 	// packet to remote was too big for the path: an ICMP "fragmentation
 	// needed" or ICMPv6 "packet too big" with the MTU it carries, or a
-	// local EMSGSIZE with the device MTU (see the package doc). Give it
-	// [tunnel.Engine.PathMTU]. It is called by the goroutine in ReadBatch
-	// or WriteBatch, without the Conn's locks held, so it delays that
-	// call: it should return quickly. It must be safe for concurrent use.
+	// local EMSGSIZE with the device MTU (see the package doc). An engine
+	// needs none: [tunnel.Engine.AddUnderlay] installs its own
+	// ([Conn.SetPathMTUHandler]), which replaces this one. It is called by
+	// the goroutine in ReadBatch or WriteBatch, without the Conn's locks
+	// held, so it delays that call: it should return quickly. It must be
+	// safe for concurrent use.
 	OnPathMTU func(remote netip.Addr, mtu int)
 }
 
@@ -84,6 +91,7 @@ type Conn struct {
 	pc     net.PacketConn // owns the descriptor, registered with the poller
 	rc     syscall.RawConn
 	closed atomic.Bool
+	pmtu   atomic.Pointer[func(remote netip.Addr, mtu int)] // nil: no handler
 
 	rmu   sync.Mutex
 	rx    rxState
@@ -158,6 +166,7 @@ func Open(cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("rawsock: %w", err)
 	}
 	c := &Conn{cfg: cfg, batch: cfg.Batch, pc: pc, rc: rc}
+	c.SetPathMTUHandler(cfg.OnPathMTU)
 	c.rx.init(cfg.Batch, cfg.IPv6)
 	c.tx.init(cfg.Batch, cfg.IPv6)
 	c.errq.init()
@@ -244,12 +253,38 @@ func setBuf(fd, force, plain, size int) error {
 func (c *Conn) BatchSize() int { return c.batch }
 
 // Close closes the socket. A blocked ReadBatch or WriteBatch returns, and
-// later calls return [net.ErrClosed]; so does a second Close.
+// later calls return [net.ErrClosed]. A second Close does nothing and
+// returns nil, as every transport's.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
-		return net.ErrClosed
+		return nil
 	}
 	return c.pc.Close()
+}
+
+// Framing returns [tunnel.FramingIP]: a raw socket carries whole IP
+// packets ([tunnel.UnderlayFraming]).
+func (c *Conn) Framing() tunnel.Framing { return tunnel.FramingIP }
+
+// LocalAddrs returns the address the socket is bound to (Config.Local),
+// or nothing for an unbound socket ([tunnel.UnderlayAddrs]).
+func (c *Conn) LocalAddrs() []netip.Addr {
+	if !c.cfg.Local.IsValid() || c.cfg.Local.IsUnspecified() {
+		return nil
+	}
+	return []netip.Addr{c.cfg.Local}
+}
+
+// SetPathMTUHandler makes h the receiver of the path MTUs the socket
+// learns, in place of Config.OnPathMTU ([tunnel.UnderlayPathMTU]); nil
+// turns reporting off. [tunnel.Engine.AddUnderlay] calls it with the
+// engine's [tunnel.Engine.PathMTU].
+func (c *Conn) SetPathMTUHandler(h func(remote netip.Addr, mtu int)) {
+	if h == nil {
+		c.pmtu.Store(nil)
+		return
+	}
+	c.pmtu.Store(&h)
 }
 
 // closedErr maps err to net.ErrClosed once the Conn is closed.
@@ -412,12 +447,13 @@ func (c *Conn) writeFD(fd uintptr) bool {
 	return true
 }
 
-// report calls OnPathMTU for the events in ev.
+// report calls the path-MTU handler for the events in ev.
 func (c *Conn) report(ev *pmtuEvents) {
-	if c.cfg.OnPathMTU == nil {
+	h := c.pmtu.Load()
+	if h == nil {
 		return
 	}
 	for _, e := range ev.ev[:ev.n] {
-		c.cfg.OnPathMTU(e.remote, e.mtu)
+		(*h)(e.remote, e.mtu)
 	}
 }

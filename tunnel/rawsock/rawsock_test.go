@@ -234,7 +234,7 @@ func TestClose(t *testing.T) {
 			pkts := build(t, fam.a, fam.b, outer.ProtoMinimal, 1)
 			_, err = c.WriteBatch(pkts, []netip.AddrPort{netip.AddrPortFrom(fam.b, 0)}, txOffset)
 			assert.ErrorIs(t, err, net.ErrClosed)
-			assert.ErrorIs(t, c.Close(), net.ErrClosed)
+			assert.NoError(t, c.Close(), "a second Close does nothing")
 		})
 	}
 }
@@ -435,11 +435,11 @@ func TestEngine(t *testing.T) {
 		edit func(*tunnel.Config)
 	}{
 		{"gre/key-csum-seq", tunnel.ModeGRE, fam4, func(c *tunnel.Config) {
-			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &key, &key, true, true, true, true
+			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(key), tunnel.KeyOf(key), true, true, true, true
 		}},
 		{"ip6gre", tunnel.ModeIP6GRE, fam6, nil},
 		{"ip6gre/key-csum-seq", tunnel.ModeIP6GRE, fam6, func(c *tunnel.Config) {
-			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = &key, &key, true, true, true, true
+			c.IKey, c.OKey, c.ICsum, c.OCsum, c.ISeq, c.OSeq = tunnel.KeyOf(key), tunnel.KeyOf(key), true, true, true, true
 		}},
 	}
 	for _, tt := range tests {

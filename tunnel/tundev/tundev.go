@@ -385,9 +385,12 @@ func (d *Device) SetMTU(mtu int) error {
 // Close closes the device: the kernel removes the interface with its
 // addresses and routes. Blocked and later Reads and Writes return
 // [ErrClosed]. Close waits (at most a few seconds) for wireguard-go's
-// listener goroutines to stop; it may be called more than once.
+// listener goroutines to stop. A second Close does nothing and returns
+// nil, as every transport's.
 func (d *Device) Close() error {
+	first := false
 	d.closeOnce.Do(func() {
+		first = true
 		d.closed.Store(true)
 		d.closeErr = d.dev.Close()
 		select {
@@ -398,5 +401,8 @@ func (d *Device) Close() error {
 		d.nl.Close()
 		d.nlMu.Unlock()
 	})
+	if !first {
+		return nil
+	}
 	return d.closeErr
 }

@@ -19,7 +19,11 @@ import (
 	"github.com/ipencap/ipencap/tunnel"
 )
 
-var _ tunnel.Underlay = (*Conn)(nil)
+var (
+	_ tunnel.Underlay        = (*Conn)(nil)
+	_ tunnel.UnderlayFraming = (*Conn)(nil)
+	_ tunnel.UnderlayAddrs   = (*Conn)(nil)
+)
 
 // Conn is a GRE-in-UDP underlay: a [tunnel.Underlay] with
 // [tunnel.FramingUDP]. ReadBatch and WriteBatch do not allocate. All
@@ -245,6 +249,20 @@ func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bo
 	return s, nil
 }
 
+// Framing returns [tunnel.FramingUDP]: the socket owns the IP and UDP
+// headers, and each packet is a GRE header and what follows
+// ([tunnel.UnderlayFraming]).
+func (c *Conn) Framing() tunnel.Framing { return tunnel.FramingUDP }
+
+// LocalAddrs returns the address the socket is bound to, or nothing for
+// a wildcard bind ([tunnel.UnderlayAddrs]).
+func (c *Conn) LocalAddrs() []netip.Addr {
+	if a := c.local.Addr(); a.IsValid() && !a.IsUnspecified() {
+		return []netip.Addr{a.Unmap()}
+	}
+	return nil
+}
+
 // LocalAddr returns the bound address and port (an IPv4-mapped address
 // unmapped; the unspecified IPv6 address for a dual-stack socket).
 func (c *Conn) LocalAddr() netip.AddrPort { return c.local }
@@ -286,7 +304,8 @@ func (c *Conn) Stats() Stats {
 }
 
 // Close closes the sockets. A blocked ReadBatch or WriteBatch returns,
-// and later calls return [net.ErrClosed].
+// and later calls return [net.ErrClosed]. A second Close does nothing and
+// returns nil, as every transport's.
 func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return nil

@@ -10,10 +10,16 @@ import (
 	"github.com/ipencap/ipencap/tunnel"
 )
 
-var _ tunnel.Underlay = (*Conn)(nil)
+var (
+	_ tunnel.Underlay        = (*Conn)(nil)
+	_ tunnel.UnderlayFraming = (*Conn)(nil)
+)
 
 // Conn is a GRE-in-UDP underlay; it works only on Linux.
 type Conn struct{}
+
+// Framing returns [tunnel.FramingUDP].
+func (c *Conn) Framing() tunnel.Framing { return tunnel.FramingUDP }
 
 // Open fails with [errors.ErrUnsupported]: the transport needs Linux.
 func Open(cfg Config) (*Conn, error) { return nil, errors.ErrUnsupported }

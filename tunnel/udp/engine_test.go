@@ -48,7 +48,7 @@ func TestEngine(t *testing.T) {
 				x.o = tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
 				var err error
 				x.t, err = x.e.Add(tunnel.Config{Name: "gu", Mode: tunnel.ModeGREInUDP, Local: local, Remote: remote,
-					Port: port, TTL: 64, IKey: &k, OKey: &k, ICsum: true, OCsum: true, ISeq: true, OSeq: true}, x.o)
+					Port: port, TTL: 64, IKey: tunnel.KeyOf(k), OKey: tunnel.KeyOf(k), ICsum: true, OCsum: true, ISeq: true, OSeq: true}, x.o)
 				require.NoError(t, err)
 				return x
 			}

@@ -28,7 +28,7 @@ func Example() {
 	over := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{}) // a TUN device in real use
 	if _, err := e.Add(tunnel.Config{Name: "gu0", Mode: tunnel.ModeGREInUDP,
 		Local: local, Remote: netip.MustParseAddr("198.51.100.7"),
-		IKey: &key, OKey: &key, ICsum: true, OCsum: true}, over); err != nil {
+		IKey: tunnel.KeyOf(key), OKey: tunnel.KeyOf(key), ICsum: true, OCsum: true}, over); err != nil {
 		log.Fatal(err)
 	}
 	tx, rx := conn.Offload()
