@@ -6,6 +6,10 @@
 // in both directions ([tunnel.FramingIP]): the engine writes the outer
 // header, and parses the one it receives.
 //
+// Linux only: its code (raw sockets with IP_HDRINCL, recvmmsg, sendmmsg,
+// the socket error queue) is built for Linux alone; elsewhere the package
+// is empty.
+//
 // A [Conn] is one socket of one protocol and family, opened with [Open]. It
 // needs CAP_NET_RAW (root). Nothing in the kernel has to know about the
 // tunnel: no ip_gre, ipip or sit module, no tunnel device. A packet of the

@@ -2,6 +2,9 @@
 // tunnel: the inner side, where the kernel hands over the packets routed
 // into the tunnel and takes back the ones that come out of it.
 //
+// Linux only: its code (a TUN device, rtnetlink) is built for Linux alone;
+// elsewhere the package is empty.
+//
 // [Open] creates the device with wireguard-go's tun.CreateTUN
 // (golang.zx2c4.com/wireguard/tun) and configures it over rtnetlink
 // (github.com/vishvananda/netlink): MTU, link up, inner addresses (IPv6

@@ -75,7 +75,8 @@
 //
 // # Limits
 //
-// The package works on Linux; elsewhere [Open] fails with
-// [errors.ErrUnsupported]. Peers' IPv6 zones (link-local scope IDs) are
-// not reported, since naming the interface would allocate.
+// Linux only: the sockets' batching and offloads are Linux's; elsewhere
+// the package builds, but [Open] fails with [errors.ErrUnsupported].
+// Peers' IPv6 zones (link-local scope IDs) are not reported, since naming
+// the interface would allocate.
 package udp
