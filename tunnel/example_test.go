@@ -79,7 +79,7 @@ func ExampleEngine() {
 	// Output:
 	// gre1: gre/ip remote 198.51.100.2 local 192.0.2.1 ttl 64 key 42
 	// received 32 bytes, unchanged: true
-	// gre1: rx 0 packets 0 bytes, tx 1 packets 60 bytes
+	// gre1: rx 0 packets 0 bytes, tx 1 packets 32 bytes
 	// gre2: rx 1 packets 32 bytes, tx 0 packets 0 bytes
 }
 

@@ -371,8 +371,8 @@ func (p *pending) flush() {
 		for _, w := range p.bufs[:n] {
 			bytes += uint64(len(w) - OverlayOffset)
 		}
+		st.rxBytes.Add(bytes) // bytes first: who sees the packets sees their bytes
 		st.rxPackets.Add(uint64(n))
-		st.rxBytes.Add(bytes)
 		if d := len(p.bufs) - n; d > 0 {
 			st.rxDropped.Add(uint64(d))
 		}

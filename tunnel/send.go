@@ -18,6 +18,7 @@ type sender struct {
 	sizes []int
 	out   [][]byte // outer packets to write
 	peers []netip.AddrPort
+	lens  []int // the inner length of each, what TxBytes counts
 	owned []*buffer      // buffers of fragments, returned after the write
 	icmp  [][]byte       // ICMP errors to write back to the overlay
 	peer  netip.AddrPort // where the packet being sent goes
@@ -29,6 +30,7 @@ func (t *Tunnel) sendLoop() {
 	n := max(t.over.BatchSize(), 1)
 	s := &sender{t: t, bufs: make([][]byte, n), sizes: make([]int, n),
 		out: make([][]byte, 0, n+maxFragments), peers: make([]netip.AddrPort, 0, n+maxFragments),
+		lens: make([]int, 0, n+maxFragments),
 		owned: make([]*buffer, 0, maxFragments), icmp: make([][]byte, 0, n)}
 	for i := range s.bufs {
 		s.bufs[i] = getBuf()[:]
@@ -75,51 +77,45 @@ func (s *sender) flush() {
 	}
 	s.owned = s.owned[:0]
 	if len(s.icmp) > 0 {
-		t.stats.txICMP.Add(uint64(len(s.icmp)))
 		n, _ := t.over.Write(s.icmp, OverlayOffset)
-		if d := len(s.icmp) - min(max(n, 0), len(s.icmp)); d > 0 {
-			t.stats.txICMP.Add(^uint64(d - 1))
-		}
+		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
 		clear(s.icmp)
 		s.icmp = s.icmp[:0]
 	}
 }
 
 // flushOut writes the batch of outer packets to the underlay and counts
-// them; the fragments' buffers stay owned (the shaper flushes in the middle
-// of a fragmented packet).
+// what it accepted: counters move after the write, so they never go down.
+// TxBytes counts inner bytes, as `ip -s tunnel` does (Linux's
+// iptunnel_xmit counts skb->len less the inner network offset). The
+// fragments' buffers stay owned (the shaper flushes in the middle of a
+// fragmented packet).
 func (s *sender) flushOut() {
 	t := s.t
 	if len(s.out) > 0 {
-		// Count before writing, so that whoever sees a packet arrive finds
-		// it counted; take back what the underlay did not accept.
-		var bytes uint64
-		for _, p := range s.out {
-			bytes += uint64(len(p))
-		}
-		t.stats.txPackets.Add(uint64(len(s.out)))
-		t.stats.txBytes.Add(bytes)
 		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
 		n = min(max(n, 0), len(s.out))
+		var bytes uint64
+		for _, l := range s.lens[:n] {
+			bytes += uint64(l)
+		}
+		t.stats.txBytes.Add(bytes) // bytes first: who sees the packets sees their bytes
+		t.stats.txPackets.Add(uint64(n))
 		if d := len(s.out) - n; d > 0 {
-			var lost uint64
-			for _, p := range s.out[n:] {
-				lost += uint64(len(p))
-			}
-			t.stats.txPackets.Add(^uint64(d - 1))
-			t.stats.txBytes.Add(^(lost - 1))
 			t.stats.txNoBufs.Add(uint64(d))
 		}
 		clear(s.out)
 		s.out = s.out[:0]
 		s.peers = s.peers[:0]
+		s.lens = s.lens[:0]
 	}
 }
 
-// queue adds an outer packet to the batch, writing the batch first when it
-// is full, after the shaper let it through.
-func (s *sender) queue(p []byte) {
-	if s.t.shape != nil && !s.shape(p) {
+// queue adds the outer packet p, which carries an inner packet of inner
+// bytes, to the batch, writing the batch first when it is full, after the
+// shaper let it through.
+func (s *sender) queue(p []byte, inner int) {
+	if s.t.shape != nil && !s.shape(p, inner) {
 		return
 	}
 	if len(s.out) == cap(s.out) {
@@ -127,6 +123,7 @@ func (s *sender) queue(p []byte) {
 	}
 	s.out = append(s.out, p)
 	s.peers = append(s.peers, s.peer)
+	s.lens = append(s.lens, inner)
 }
 
 // send takes the inner packet b[Headroom:Headroom+size] through the send
@@ -224,7 +221,7 @@ func (s *sender) encap(b []byte, size int) {
 	if s.enc == s.t.enc {
 		s.t.fixDst(b[start:Headroom+size], s.peer) // a neighbour's Encapsulator addresses its packets itself
 	}
-	s.queue(b[start : Headroom+size])
+	s.queue(b[start:Headroom+size], size)
 }
 
 // clock returns the time of the batch being sent, read once per batch.

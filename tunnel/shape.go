@@ -19,10 +19,12 @@ type shaper struct {
 	queued  atomic.Int64 // packets in q or being written by the shaper goroutine
 }
 
-// shaped is one delayed outer packet: b[:n], for peer, due at due.
+// shaped is one delayed outer packet: b[:n], carrying inner bytes, for
+// peer, due at due.
 type shaped struct {
-	b    *buffer
-	n    int
+	b     *buffer
+	n     int
+	inner int
 	peer netip.AddrPort
 	due  time.Time
 }
@@ -47,7 +49,7 @@ func newShaper(c *Config, mtu int) *shaper {
 // it reports true when p may go at once (the caller queues it in the
 // batch); otherwise p was either queued for the shaper goroutine (a copy,
 // written when its tokens are due) or dropped and counted.
-func (s *sender) shape(p []byte) bool {
+func (s *sender) shape(p []byte, inner int) bool {
 	t := s.t
 	sh := t.shape
 	now := time.Now()
@@ -74,7 +76,7 @@ func (s *sender) shape(p []byte) bool {
 	n := copy(nb[:], p)
 	sh.queued.Add(1)
 	select {
-	case sh.q <- shaped{b: nb, n: n, peer: s.peer, due: now.Add(d)}:
+	case sh.q <- shaped{b: nb, n: n, inner: inner, peer: s.peer, due: now.Add(d)}:
 	default:
 		sh.queued.Add(-1)
 		r.CancelAt(now)
@@ -112,8 +114,8 @@ func (t *Tunnel) shapeLoop() {
 		n, _ := t.ul.u.WriteBatch(bufs[:], peers[:], 0)
 		bufs[0] = nil
 		if n == 1 {
+			t.stats.txBytes.Add(uint64(it.inner))
 			t.stats.txPackets.Add(1)
-			t.stats.txBytes.Add(uint64(it.n))
 		} else {
 			t.stats.txNoBufs.Add(1)
 		}

@@ -12,10 +12,11 @@ import "sync/atomic"
 // counted in KeepalivesSent only (or TxNoBufs when the underlay refuses
 // one).
 type Stats struct {
-	// RxPackets and RxBytes count inner packets delivered to the overlay.
-	// They (and TxPackets, TxBytes, TxICMP) are counted as a batch is
-	// handed over, and taken back for packets the overlay or underlay then
-	// refuses: a packet seen coming out is always already counted.
+	// RxPackets and RxBytes count inner packets delivered to the overlay,
+	// and their bytes. They (and TxPackets, TxBytes, TxICMP) move after
+	// the write that delivered them, so a counter never goes down (a
+	// Prometheus counter that decreases reads as a reset); a packet seen
+	// coming out may be counted a moment later.
 	RxPackets, RxBytes uint64
 	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq, RxFrameErrors and
 	// ReflectRefused.
@@ -47,7 +48,10 @@ type Stats struct {
 	// drops the multicast a GRE tunnel sent itself, and are not errors.
 	RxLooped uint64
 
-	// TxPackets and TxBytes count outer packets the underlay accepted.
+	// TxPackets counts outer packets the underlay accepted; TxBytes the
+	// inner bytes they carried, as `ip -s tunnel` counts them (Linux's
+	// iptunnel_xmit), so that one end's TxBytes and the other's RxBytes
+	// agree for the same traffic.
 	TxPackets, TxBytes uint64
 	// TxErrors is the sum of TxDeadLoop, TxNoRoute, TxNoBufs, TxTooBig,
 	// TxInvalid and TxShapedDrops.
