@@ -91,9 +91,7 @@
 // down still sends what its overlay gives it; the application uses LineUp
 // to route around it, as a Cisco router withdraws the routes through a
 // down tunnel. Each side's timer is its own ([DefaultKeepalive],
-// [DefaultKeepaliveRetries]); with EngineConfig.ManualTicks the engine
-// starts no timer and the application (or a test with a fake clock) calls
-// [Tunnel.Tick].
+// [DefaultKeepaliveRetries]).
 //
 // The reflector (Config.Reflect.Enable) is the far end's part for a peer that
 // sends keepalives: a decapsulated keepalive request — an inner IPv4

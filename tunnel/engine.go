@@ -30,17 +30,9 @@ type EngineConfig struct {
 	// OnLineChange, when not nil, is called when a tunnel's line protocol
 	// goes down or comes back up (see [KeepaliveConfig]). Calls for one
 	// tunnel are serialised and made from its keepalive timer or a
-	// receive goroutine, so it must return quickly and must not call
-	// [Tunnel.Tick]; it may call LineUp and Stats.
+	// receive goroutine, so it must return quickly; it may call LineUp
+	// and Stats.
 	OnLineChange func(t *Tunnel, up bool)
-	// Now is the clock of the reorder buffers and of the ageing of
-	// broadcast gretap tunnels' learnt MAC addresses ([Tunnel.FDB]); nil
-	// means time.Now. Tests pass a fake clock.
-	Now func() time.Time
-	// ManualTicks starts no keepalive timers: the application calls
-	// [Tunnel.Tick] every period itself (a test with a fake clock, or an
-	// application with its own scheduler).
-	ManualTicks bool
 	// MaxNesting bounds the tunnel headers an inner packet may already
 	// carry (see [Stats.TxDeadLoop]); 0 means [DefaultMaxNesting].
 	MaxNesting int
@@ -123,8 +115,13 @@ type Engine struct {
 	cfg   EngineConfig
 	table *demux.Table[*Tunnel]
 	stats engineCounters
-
-	log *slog.Logger
+	log   *slog.Logger
+	// now is the clock of the reorder buffers, the FDB's ageing and the
+	// reflector's rate limit: time.Now (the package's tests set another,
+	// export_test.go). manualTicks starts no keepalive timers (those tests
+	// tick by hand).
+	now         func() time.Time
+	manualTicks bool
 
 	mu        sync.Mutex
 	tunnels   map[string]*Tunnel
@@ -152,13 +149,10 @@ var (
 
 // NewEngine returns an Engine with no underlay and no tunnel.
 func NewEngine(cfg EngineConfig) *Engine {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.MaxNesting == 0 {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{})}
+	return &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{})}
 }
 
 // AddUnderlay adds u and starts reading from it. The engine owns u from

@@ -140,7 +140,7 @@ func (t *Tunnel) FDB() []FDBEntry {
 	if f == nil {
 		return nil
 	}
-	now := t.e.cfg.Now().UnixNano()
+	now := t.e.now().UnixNano()
 	f.mu.Lock()
 	m := t.fdbLive(*f.cur.Load(), now)
 	f.cur.Store(&m)

@@ -70,7 +70,7 @@ func TestAllocsFeatures(t *testing.T) {
 			}, false)
 			n := uint64(0)
 			run := func() {
-				p.t1.Tick()
+				tunnel.Tick(p.t1)
 				n++
 				for p.t1.Stats().KeepaliveReplies < n {
 					runtime.Gosched()

@@ -46,7 +46,7 @@ type fuzzRig struct {
 
 func newFuzzRig(tb testing.TB) *fuzzRig {
 	tb.Helper()
-	r := &fuzzRig{e: tunnel.NewEngine(tunnel.EngineConfig{ManualTicks: true}), buf: make([]byte, tunneltest.DefaultMaxPacket)}
+	r := &fuzzRig{e: tunnel.NewEngineForTest(tunnel.EngineConfig{}, nil, true), buf: make([]byte, tunneltest.DefaultMaxPacket)}
 	ipA, ipB := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingIP,
 		AddrA: netip.AddrPortFrom(end1v4, 0), AddrB: netip.AddrPortFrom(end2v4, 0)})
 	udpA, udpB := tunneltest.NewPipe(tunneltest.PipeConfig{Framing: tunnel.FramingUDP,

@@ -15,7 +15,7 @@ import (
 
 // keepalive is the keepalive state of a tunnel with Config.Keepalive.
 type keepalive struct {
-	mu      sync.Mutex // serialises Tick, replies and EngineConfig.OnLineChange
+	mu      sync.Mutex // serialises ticks, replies and EngineConfig.OnLineChange
 	period  time.Duration
 	retries int
 	misses  int        // periods since the last reply, at most retries
@@ -48,13 +48,13 @@ func newKeepalive(c *Config) *keepalive {
 // around it, as a Cisco router removes the routes through a down tunnel.
 func (t *Tunnel) LineUp() bool { return !t.lineDown.Load() }
 
-// Tick runs one keepalive period of the tunnel, which the engine's timer
-// calls every Keepalive.Period (unless EngineConfig.ManualTicks): if
+// tick runs one keepalive period of the tunnel, which the keepalive timer
+// calls every Keepalive.Period: if
 // Keepalive.Retries periods have passed without a reply the line goes down;
 // then a keepalive request is sent. It does nothing on a tunnel without
-// keepalives. Tick is safe for concurrent use; an application (or a test
-// with a fake clock) with EngineConfig.ManualTicks calls it itself.
-func (t *Tunnel) Tick() {
+// keepalives. tick is safe for concurrent use (the package's tests call it
+// by hand).
+func (t *Tunnel) tick() {
 	ka := t.ka
 	if ka == nil {
 		return
@@ -132,7 +132,7 @@ func (t *Tunnel) setLine(up bool) {
 	}
 }
 
-// keepaliveLoop calls Tick every period until the tunnel stops.
+// keepaliveLoop calls tick every period until the tunnel stops.
 func (t *Tunnel) keepaliveLoop() {
 	tk := time.NewTicker(t.ka.period)
 	defer tk.Stop()
@@ -141,7 +141,7 @@ func (t *Tunnel) keepaliveLoop() {
 		case <-t.done:
 			return
 		case <-tk.C:
-			t.Tick()
+			t.tick()
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -19,18 +20,18 @@ import (
 
 var stranger4 = netip.MustParseAddr("203.0.113.9")
 
-// newManualPair is newPair with keepalive timers ticked by hand
-// (EngineConfig.ManualTicks), so that no test sleeps for a period.
+// newManualPair is newPair with no keepalive timers: the test ticks by
+// hand (tunnel.Tick, a seam of export_test.go), so that no test sleeps for
+// a period.
 func newManualPair(tb testing.TB, m tunnel.Mode, edit func(c1, c2 *tunnel.Config), raw bool) *pair {
 	tb.Helper()
-	return newManualPairWith(tb, tunnel.EngineConfig{}, m, edit, raw)
+	return newKeepalivePair(tb, tunnel.EngineConfig{}, true, m, edit, raw)
 }
 
-// newManualPairWith is newManualPair with engines of configuration ec
-// (ManualTicks set).
-func newManualPairWith(tb testing.TB, ec tunnel.EngineConfig, m tunnel.Mode, edit func(c1, c2 *tunnel.Config), raw bool) *pair {
+// newKeepalivePair is newManualPair with engines of configuration ec,
+// whose keepalive timers run unless manual.
+func newKeepalivePair(tb testing.TB, ec tunnel.EngineConfig, manual bool, m tunnel.Mode, edit func(c1, c2 *tunnel.Config), raw bool) *pair {
 	tb.Helper()
-	ec.ManualTicks = true
 	a1, a2 := end1v4, end2v4
 	framing := tunnel.FramingIP
 	var port uint16
@@ -46,7 +47,7 @@ func newManualPairWith(tb testing.TB, ec tunnel.EngineConfig, m tunnel.Mode, edi
 		edit(&c1, &c2)
 	}
 	add := func(pp *tunneltest.Pipe, local netip.Addr, c tunnel.Config) (*tunnel.Engine, *tunnel.Tunnel, *tunneltest.ChannelOverlay) {
-		e := tunnel.NewEngine(ec)
+		e := tunnel.NewEngineForTest(ec, nil, manual)
 		tb.Cleanup(func() { _ = e.Close() })
 		require.NoError(tb, e.AddUnderlay(pp, tunnel.UnderlayConfig{Name: "wire", Framing: framing, Local: []netip.Addr{local}}))
 		o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})
@@ -99,7 +100,7 @@ func TestKeepaliveRequestShape(t *testing.T) {
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
 		c1.Keepalive.Period, c1.IKey, c1.OKey, c1.ICsum, c1.OCsum, c1.ISeq, c1.OSeq = tunnel.DefaultKeepalive, tunnel.KeyOf(ik), tunnel.KeyOf(ok), true, true, true, true
 	}, true)
-	p.t1.Tick()
+	tunnel.Tick(p.t1)
 	w := readWire(t, p.p2)
 	o, payload, err := outer.Parse(w)
 	require.NoError(t, err)
@@ -132,51 +133,64 @@ func TestKeepaliveRequestShape(t *testing.T) {
 	assert.Equal(t, end2v4, p.p1.LastDest().Addr())
 }
 
-// TestKeepaliveLine: with a fake clock (Tick by hand), the line stays up
-// while replies come, goes down after KeepaliveRetries periods without
-// one, comes back with the next reply, and keepalives flow while down.
-// A tunnel with iseq keeps its line up: replies bypass the sequence check.
+// TestKeepaliveLine: on the engine's own keepalive timer, in a synctest
+// bubble (fake time, so the 16 periods take no time), the line stays up
+// while replies come, goes down after Keepalive.Retries periods without
+// one, comes back with the next reply, and keepalives flow while down. A
+// tunnel with iseq keeps its line up: replies bypass the sequence check.
 func TestKeepaliveLine(t *testing.T) {
 	for _, iseq := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "iseq"}[iseq], func(t *testing.T) {
-			var log lineLog
-			k := gre.Key(5)
-			p := newManualPairWith(t, tunnel.EngineConfig{OnLineChange: log.on}, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
-				c1.Keepalive.Period, c1.Keepalive.Retries, c1.IKey, c1.OKey = time.Second, 3, tunnel.KeyOf(k), tunnel.KeyOf(k)
-				c1.ISeq, c1.OSeq, c1.ICsum = iseq, iseq, iseq
-			}, true)
-			replies := uint64(0)
-			answer := func() { // the peer decapsulates and routes the inner packet back
-				inject(t, p, decap(t, readWire(t, p.p2)))
-				replies++
-				eventually(t, func() bool { return p.t1.Stats().KeepaliveReplies == replies }, "reply taken")
-			}
-			require.True(t, p.t1.LineUp())
-			for range 10 {
-				p.t1.Tick()
-				answer()
-				require.True(t, p.t1.LineUp())
-			}
-			for i := range 3 { // three periods unanswered: still up
-				p.t1.Tick()
-				readWire(t, p.p2)
-				require.True(t, p.t1.LineUp(), "period %d", i)
-			}
-			p.t1.Tick() // the fourth: down
-			assert.False(t, p.t1.LineUp())
-			assert.Equal(t, []bool{false}, log.get())
-			p.t1.Tick() // keepalives keep flowing while down
-			answer()
-			readWire(t, p.p2) // the request of the tick before
-			assert.True(t, p.t1.LineUp())
-			assert.Equal(t, []bool{false, true}, log.get())
-			s := p.t1.Stats()
-			assert.Equal(t, uint64(15), s.KeepalivesSent)
-			assert.Equal(t, replies, s.KeepaliveReplies)
-			assert.Equal(t, uint64(2), s.LineChanges)
-			assert.Zero(t, s.RxErrors+s.RxPackets, "replies are taken, not delivered")
+			synctest.Test(t, func(t *testing.T) { keepaliveLine(t, iseq) })
 		})
 	}
+}
+
+func keepaliveLine(t *testing.T, iseq bool) {
+	var log lineLog
+	k := gre.Key(5)
+	const period = time.Second
+	p := newKeepalivePair(t, tunnel.EngineConfig{OnLineChange: log.on}, false, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.Keepalive.Period, c1.Keepalive.Retries, c1.IKey, c1.OKey = period, 3, tunnel.KeyOf(k), tunnel.KeyOf(k)
+		c1.ISeq, c1.OSeq, c1.ICsum = iseq, iseq, iseq
+	}, true)
+	// period lets one period pass: the timer fires, the tunnel sends its
+	// request, and every goroutine of the bubble settles.
+	tick := func() {
+		time.Sleep(period)
+		synctest.Wait()
+	}
+	replies := uint64(0)
+	answer := func() { // the peer decapsulates and routes the inner packet back
+		inject(t, p, decap(t, readWire(t, p.p2)))
+		replies++
+		synctest.Wait()
+		require.Equal(t, replies, p.t1.Stats().KeepaliveReplies, "reply taken")
+	}
+	require.True(t, p.t1.LineUp())
+	for range 10 {
+		tick()
+		answer()
+		require.True(t, p.t1.LineUp())
+	}
+	for i := range 3 { // three periods unanswered: still up
+		tick()
+		readWire(t, p.p2)
+		require.True(t, p.t1.LineUp(), "period %d", i)
+	}
+	tick() // the fourth: down
+	assert.False(t, p.t1.LineUp())
+	assert.Equal(t, []bool{false}, log.get())
+	tick() // keepalives keep flowing while down
+	answer()
+	readWire(t, p.p2) // the request of the tick before
+	assert.True(t, p.t1.LineUp())
+	assert.Equal(t, []bool{false, true}, log.get())
+	s := p.t1.Stats()
+	assert.Equal(t, uint64(15), s.KeepalivesSent)
+	assert.Equal(t, replies, s.KeepaliveReplies)
+	assert.Equal(t, uint64(2), s.LineChanges)
+	assert.Zero(t, s.RxErrors+s.RxPackets, "replies are taken, not delivered")
 }
 
 // TestKeepaliveBadReplies: replies with a wrong key or from a wrong source
@@ -187,8 +201,8 @@ func TestKeepaliveBadReplies(t *testing.T) {
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
 		c1.Keepalive.Period, c1.Keepalive.Retries, c1.IKey, c1.OKey = time.Second, 1, tunnel.KeyOf(k), tunnel.KeyOf(k)
 	}, true)
-	p.t1.Tick()
-	p.t1.Tick()
+	tunnel.Tick(p.t1)
+	tunnel.Tick(p.t1)
 	require.False(t, p.t1.LineUp())
 	wrongKey, err := gre.AppendKeepalive(nil, end1v4, end2v4, &gre.Fields{Protocol: gre.ProtoKeepalive, KeyPresent: true, Key: 6})
 	require.NoError(t, err)
@@ -233,7 +247,7 @@ func TestKeepaliveEndToEnd(t *testing.T) {
 				c2.Seq.Reorder = reorder
 			}, false)
 			for i := range tunnel.ReflectBurst { // within the reflector's rate limit
-				p.t1.Tick()
+				tunnel.Tick(p.t1)
 				eventually(t, func() bool { return p.t1.Stats().KeepaliveReplies == uint64(i+1) }, "reply")
 				require.True(t, p.t1.LineUp())
 			}
@@ -251,7 +265,7 @@ func TestKeepaliveEndToEnd(t *testing.T) {
 	t.Run("no reflect", func(t *testing.T) {
 		p := newManualPair(t, tunnel.ModeGRE, both(false), false)
 		for range 3 {
-			p.t1.Tick()
+			tunnel.Tick(p.t1)
 			in := recv(t, p.o2) // the reply, delivered to the host
 			assert.Equal(t, end1v4, iphdr.IPv4(in).Dst())
 		}

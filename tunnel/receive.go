@@ -199,7 +199,7 @@ func (r *receiver) pendingFor(t *Tunnel) *pending {
 
 func (r *receiver) clock() time.Time {
 	if r.now.IsZero() {
-		r.now = r.e.cfg.Now()
+		r.now = r.e.now()
 	}
 	return r.now
 }

@@ -174,7 +174,7 @@ func (s *rxSeq) timerLoop(done <-chan struct{}) {
 		case <-s.kick:
 		case <-timer.C:
 		}
-		now := s.t.e.cfg.Now()
+		now := s.t.e.now()
 		s.mu.Lock()
 		s.deliver(&s.timer, s.reorder.Flush(s.ready[:0], now), nil, now)
 		d, waiting := s.reorder.Deadline()

@@ -121,7 +121,7 @@ func (s *segment) forward(i int) {
 // not nil, is the engine's clock.
 func (s *segment) member(tb testing.TB, i int, cfg tunnel.Config, now func() time.Time) (*tunnel.Tunnel, *tunneltest.ChannelOverlay) {
 	tb.Helper()
-	e := tunnel.NewEngine(tunnel.EngineConfig{Now: now, ManualTicks: true})
+	e := tunnel.NewEngineForTest(tunnel.EngineConfig{}, now, true)
 	tb.Cleanup(func() { _ = e.Close() })
 	require.NoError(tb, e.AddUnderlay(s.ends[i], tunnel.UnderlayConfig{Name: "seg", Framing: tunnel.FramingIP, Local: []netip.Addr{s.addrs[i]}}))
 	o := tunneltest.NewChannelOverlay(tunneltest.OverlayConfig{})

@@ -18,7 +18,7 @@ type sender struct {
 	sizes []int
 	out   [][]byte // outer packets to write
 	peers []netip.AddrPort
-	lens  []int // the inner length of each, what TxBytes counts
+	lens  []int          // the inner length of each, what TxBytes counts
 	owned []*buffer      // buffers of fragments, returned after the write
 	icmp  [][]byte       // ICMP errors to write back to the overlay
 	peer  netip.AddrPort // where the packet being sent goes
@@ -30,7 +30,7 @@ func (t *Tunnel) sendLoop() {
 	n := max(t.over.BatchSize(), 1)
 	s := &sender{t: t, bufs: make([][]byte, n), sizes: make([]int, n),
 		out: make([][]byte, 0, n+maxFragments), peers: make([]netip.AddrPort, 0, n+maxFragments),
-		lens: make([]int, 0, n+maxFragments),
+		lens:  make([]int, 0, n+maxFragments),
 		owned: make([]*buffer, 0, maxFragments), icmp: make([][]byte, 0, n)}
 	for i := range s.bufs {
 		s.bufs[i] = getBuf()[:]
@@ -227,7 +227,7 @@ func (s *sender) encap(b []byte, size int) {
 // clock returns the time of the batch being sent, read once per batch.
 func (s *sender) clock() int64 {
 	if s.now == 0 {
-		s.now = s.t.e.cfg.Now().UnixNano()
+		s.now = s.t.e.now().UnixNano()
 	}
 	return s.now
 }

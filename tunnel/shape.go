@@ -25,8 +25,8 @@ type shaped struct {
 	b     *buffer
 	n     int
 	inner int
-	peer netip.AddrPort
-	due  time.Time
+	peer  netip.AddrPort
+	due   time.Time
 }
 
 func newShaper(c *Config, mtu int) *shaper {

@@ -208,7 +208,7 @@ func (t *Tunnel) start() {
 			t.shapeLoop()
 		}()
 	}
-	if t.ka != nil && !t.e.cfg.ManualTicks {
+	if t.ka != nil && !t.e.manualTicks {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
