@@ -8,8 +8,11 @@ import "strconv"
 // EtherType.
 type IPProto uint8
 
-// The IP protocol numbers of the encapsulations this module speaks.
+// The IP protocol numbers of the encapsulations this module speaks, and of
+// the ICMP errors a tunnel sends and receives about them.
 const (
+	// ProtoICMP (1) is ICMP for IPv4 (RFC 792).
+	ProtoICMP IPProto = 1
 	// ProtoIPIP (4) is IPv4 inside IPv4 (RFC 2003) or IPv6 (RFC 2473):
 	// Linux's "ipip" and "ipip6".
 	ProtoIPIP IPProto = 4
@@ -23,12 +26,18 @@ const (
 	// ProtoMinimal (55) is minimal encapsulation (RFC 2004, the BSDs'
 	// "MOBILE").
 	ProtoMinimal IPProto = 55
+	// ProtoICMPv6 (58) is ICMP for IPv6 (RFC 4443).
+	ProtoICMPv6 IPProto = 58
 )
 
-// String returns the protocol's name ("IPIP", "UDP", "IPv6", "GRE",
-// "MOBILE"), or its number for any other.
+// String returns the protocol's name ("ICMP", "IPIP", "UDP", "IPv6",
+// "GRE", "MOBILE", "ICMPv6"), or its number for any other.
 func (p IPProto) String() string {
 	switch p {
+	case ProtoICMP:
+		return "ICMP"
+	case ProtoICMPv6:
+		return "ICMPv6"
 	case ProtoIPIP:
 		return "IPIP"
 	case ProtoUDP:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/iphdr"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // The ICMP messages the engine sends back towards an inner source, marshalled
@@ -25,6 +26,10 @@ var (
 	// §3.2), MTU in bytes 4–7.
 	icmpTooBig = mustMarshal(&icmp.Message{Type: ipv6.ICMPTypePacketTooBig, Body: &icmp.PacketTooBig{}})
 )
+
+// icmpTypeSourceQuench is ICMP type 4 (RFC 792), deprecated by RFC 6633,
+// for which golang.org/x/net/ipv4 has no name; it is still an error.
+const icmpTypeSourceQuench ipv4.ICMPType = 4
 
 func mustMarshal(m *icmp.Message) [8]byte {
 	b, err := m.Marshal(nil)
@@ -86,7 +91,7 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 		binary.BigEndian.PutUint32(m[4:], uint32(mtu))
 		m[2], m[3] = 0, 0
 		binary.BigEndian.PutUint16(m[2:], ^checksum.Sum(m, pseudo6(src, dst, len(m))))
-		iphdr.IPv6(r).Encode(&iphdr.IPv6Fields{PayloadLen: uint16(len(m)), NextHeader: 58, HopLimit: icmpTTL, Src: src, Dst: dst})
+		iphdr.IPv6(r).Encode(&iphdr.IPv6Fields{PayloadLen: uint16(len(m)), NextHeader: uint8(outer.ProtoICMPv6), HopLimit: icmpTTL, Src: src, Dst: dst})
 	}
 	s.icmp = append(s.icmp, b[start-OverlayOffset:start+n])
 }
@@ -95,11 +100,12 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 // ICMP error message (types 3, 4, 5, 11, 12), about which no ICMP error is
 // sent.
 func isICMPError4(p []byte, hl int) bool {
-	if p[9] != 1 || len(p) <= hl {
+	if outer.IPProto(p[9]) != outer.ProtoICMP || len(p) <= hl {
 		return false
 	}
-	switch p[hl] {
-	case 3, 4, 5, 11, 12:
+	switch ipv4.ICMPType(p[hl]) {
+	case ipv4.ICMPTypeDestinationUnreachable, icmpTypeSourceQuench, ipv4.ICMPTypeRedirect,
+		ipv4.ICMPTypeTimeExceeded, ipv4.ICMPTypeParameterProblem:
 		return true
 	}
 	return false
@@ -108,7 +114,7 @@ func isICMPError4(p []byte, hl int) bool {
 // isICMPError6 reports whether the IPv6 packet p carries an ICMPv6 error
 // (types 0–127) right after its fixed header.
 func isICMPError6(p []byte) bool {
-	return p[6] == 58 && len(p) > iphdr.IPv6Len && p[iphdr.IPv6Len] < 128
+	return outer.IPProto(p[6]) == outer.ProtoICMPv6 && len(p) > iphdr.IPv6Len && p[iphdr.IPv6Len] < 128 // error types are 0–127 (RFC 4443 §2.1)
 }
 
 // pseudo6 returns the one's complement sum of the IPv6 pseudo-header of an
@@ -119,6 +125,6 @@ func pseudo6(src, dst netip.Addr, n int) uint16 {
 	copy(ph[0:], s[:])
 	copy(ph[16:], d[:])
 	binary.BigEndian.PutUint32(ph[32:], uint32(n))
-	ph[39] = 58
+	ph[39] = uint8(outer.ProtoICMPv6)
 	return checksum.Sum(ph[:], 0)
 }

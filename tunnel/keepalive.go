@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/iphdr"
+	"github.com/ipencap/ipencap/outer"
 )
 
 // keepalive is the keepalive state of a tunnel with Config.Keepalive.
@@ -162,7 +163,7 @@ func newReflector() *reflector {
 // request: IPv4, protocol 47, a GRE header of protocol 0 behind the IP
 // header. Whether it may be reflected is decided by reflect.
 func keepaliveShaped(p []byte) bool {
-	if len(p) < iphdr.IPv4MinLen || p[0]>>4 != 4 || p[9] != 47 {
+	if len(p) < iphdr.IPv4MinLen || p[0]>>4 != 4 || outer.IPProto(p[9]) != outer.ProtoGRE {
 		return false
 	}
 	hl := int(p[0]&0x0f) * 4

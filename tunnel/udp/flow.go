@@ -1,20 +1,19 @@
 package udp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// GRE header fields flowHash reads (RFC 2784, RFC 2890).
+	"github.com/ipencap/ipencap/gre"
+)
+
+// The GRE header fields flowHash reads (RFC 2784, RFC 2890) are package
+// gre's; these are the EtherTypes it looks through.
 const (
-	greFlagChecksum = 0x8000
-	greFlagRouting  = 0x4000
-	greFlagKey      = 0x2000
-	greFlagSeq      = 0x1000
-	greVersionMask  = 0x0007
-
-	etherIPv4 = 0x0800
-	etherIPv6 = 0x86dd
-	etherTEB  = 0x6558 // transparent Ethernet bridging
-	etherVLAN = 0x8100
-	etherQinQ = 0x88a8
+	etherIPv4 = uint16(gre.ProtoIPv4)
+	etherIPv6 = uint16(gre.ProtoIPv6)
+	etherTEB  = uint16(gre.ProtoTEB) // transparent Ethernet bridging
+	etherVLAN = 0x8100               // IEEE 802.1Q
+	etherQinQ = 0x88a8               // IEEE 802.1ad
 )
 
 // flowHash hashes the inner flow of the GRE packet p: the inner IP
@@ -31,20 +30,20 @@ func flowHash(p []byte, seed uint64) uint64 {
 	flags := binary.BigEndian.Uint16(p)
 	proto := binary.BigEndian.Uint16(p[2:])
 	h = mix(h, uint64(proto))
-	if flags&greVersionMask != 0 {
+	if flags&gre.VersionMask != 0 {
 		return h
 	}
 	hl := 4
-	if flags&(greFlagChecksum|greFlagRouting) != 0 {
+	if flags&(gre.FlagChecksum|gre.FlagRouting) != 0 {
 		hl += 4
 	}
-	if flags&greFlagKey != 0 {
+	if flags&gre.FlagKey != 0 {
 		if len(p) >= hl+4 {
 			h = mix(h, uint64(binary.BigEndian.Uint32(p[hl:])))
 		}
 		hl += 4
 	}
-	if flags&greFlagSeq != 0 {
+	if flags&gre.FlagSeq != 0 {
 		hl += 4
 	}
 	if len(p) < hl {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/internal/testpkt"
 )
 
@@ -13,7 +14,7 @@ import (
 // of inner.
 func greIn(flags, proto uint16, inner []byte) []byte {
 	hl := 4
-	for _, f := range []uint16{greFlagChecksum, greFlagKey, greFlagSeq} {
+	for _, f := range []uint16{gre.FlagChecksum, gre.FlagKey, gre.FlagSeq} {
 		if flags&f != 0 {
 			hl += 4
 		}
