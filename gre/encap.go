@@ -79,6 +79,12 @@ func NewEncapsulator(cfg Config) (*Encapsulator, error) {
 // Config returns the configuration e was made with.
 func (e *Encapsulator) Config() Config { return e.cfg }
 
+// NextSeq returns the sequence number the next packet will carry (oseq):
+// the numbers sent so far are those before it. A receiver of ICMP errors
+// checks a quoted sequence number against it (only a recent one can be
+// ours). NextSeq never allocates.
+func (e *Encapsulator) NextSeq() uint32 { return e.seq.next.Load() }
+
 // Overhead returns the number of bytes Encap writes in front of the inner
 // packet, the headroom to read inner packets at: the GRE header (4 bytes,
 // plus 4 for each of ocsum, okey and oseq) and the outer header (20 for

@@ -58,7 +58,10 @@
 // batch to the underlay.
 //
 // MTU: the tunnel MTU is Config.MTU or the underlay MTU less the exact
-// overhead (1476 for GRE over 1500), lowered by [Tunnel.SetPathMTU]. A
+// overhead (1476 for GRE over 1500), lowered by the underlay's path-MTU
+// reports ([Engine.PathMTU]: only for a quoted packet the tunnel sent,
+// floored, never raised by a report, expiring after ten minutes) or by
+// [Tunnel.SetPathMTU]. A
 // larger IPv4 packet with DF set, or a larger IPv6 packet, is answered with
 // ICMP "fragmentation needed" (RFC 1191) or ICMPv6 "packet too big" (RFC
 // 8201) carrying the tunnel MTU, written back to the overlay towards the

@@ -36,6 +36,13 @@ type EngineConfig struct {
 	// MaxNesting bounds the tunnel headers an inner packet may already
 	// carry (see [Stats.TxDeadLoop]); 0 means [DefaultMaxNesting].
 	MaxNesting int
+	// MinPathMTU is the smallest IPv4 path MTU a report can set
+	// ([Engine.PathMTU]); 0 means [DefaultMinPathMTU] (552, Linux's
+	// min_pmtu). At least 68.
+	MinPathMTU int
+	// PathMTUExpiry is how long a learnt path MTU holds; 0 means
+	// [DefaultPathMTUExpiry] (10 minutes).
+	PathMTUExpiry time.Duration
 }
 
 // UnderlayConfig describes an Underlay to [Engine.AddUnderlay]. What an
@@ -122,6 +129,8 @@ type Engine struct {
 	// tick by hand).
 	now         func() time.Time
 	manualTicks bool
+	minPMTU     int
+	pmtuExpiry  time.Duration
 
 	mu        sync.Mutex
 	tunnels   map[string]*Tunnel
@@ -152,7 +161,15 @@ func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.MaxNesting == 0 {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{})}
+	e := &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{}),
+		minPMTU: max(cfg.MinPathMTU, 68), pmtuExpiry: cfg.PathMTUExpiry}
+	if cfg.MinPathMTU == 0 {
+		e.minPMTU = DefaultMinPathMTU
+	}
+	if e.pmtuExpiry <= 0 {
+		e.pmtuExpiry = DefaultPathMTUExpiry
+	}
+	return e
 }
 
 // AddUnderlay adds u and starts reading from it. The engine owns u from
@@ -203,7 +220,7 @@ func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
 	}
 	ul.cfg.Local = slices.Clone(cfg.Local)
 	if p, ok := u.(UnderlayPathMTU); ok {
-		p.SetPathMTUHandler(func(remote netip.Addr, mtu int) { e.PathMTU(remote, mtu) })
+		p.SetPathMTUHandler(func(r PathMTUReport) { e.PathMTU(r) })
 	}
 	e.underlays = append(e.underlays, ul)
 	e.wg.Add(1)
@@ -374,22 +391,4 @@ func (e *Engine) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.closed
-}
-
-// PathMTU tells every tunnel whose remote is remote the path MTU towards
-// it (see [Tunnel.SetPathMTU]), as a transport learns it from an ICMP
-// "fragmentation needed" or "packet too big" about an outer packet, or
-// from IP_RECVERR (a roaming tunnel also when remote is where it sends
-// now). It returns how many tunnels it told.
-func (e *Engine) PathMTU(remote netip.Addr, mtu int) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, t := range e.tunnels {
-		if t.cfg.Remote == remote || (t.cfg.Roam && t.remote().Addr() == remote) {
-			t.SetPathMTU(mtu)
-			n++
-		}
-	}
-	return n
 }

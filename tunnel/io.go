@@ -105,10 +105,11 @@ type (
 		LocalAddrs() []netip.Addr
 	}
 	// UnderlayPathMTU is an Underlay that learns path MTUs (from ICMP
-	// errors about its packets): the engine gives it a handler, which
-	// the underlay calls with the remote and the MTU it learnt, from any
-	// goroutine; the handler returns quickly.
+	// errors about its packets): the engine gives it a handler, which the
+	// underlay calls with each report (the quoted packet with it, which
+	// the handler does not keep), from any goroutine; the handler returns
+	// quickly.
 	UnderlayPathMTU interface {
-		SetPathMTUHandler(h func(remote netip.Addr, mtu int))
+		SetPathMTUHandler(h func(PathMTUReport))
 	}
 )

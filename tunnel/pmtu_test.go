@@ -3,6 +3,8 @@ package tunnel_test
 import (
 	"encoding/binary"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"github.com/ipencap/ipencap/checksum"
+	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/tunnel"
@@ -112,8 +115,94 @@ func TestNoRoute(t *testing.T) {
 func TestEnginePathMTU(t *testing.T) {
 	p := newPair(t, tunnel.ModeIPIP, nil, tunneltest.Impairment{}, true)
 	assert.Equal(t, 1480, p.t1.MTU())
-	assert.Equal(t, 1, p.e1.PathMTU(end2v4, 1400))
+	// A local report (no quote: the kernel's own EMSGSIZE) is taken as it is.
+	assert.Equal(t, 1, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1400}))
 	assert.Equal(t, 1380, p.t1.MTU())
-	assert.Equal(t, 0, p.e1.PathMTU(end1v4, 1300), "no tunnel has that remote")
+	assert.Equal(t, 0, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end1v4, MTU: 1300}), "no tunnel has that remote")
 	assert.Equal(t, 1380, p.t1.MTU())
+}
+
+// TestPathMTUReports: an ICMP error's quote must be one of the tunnel's
+// packets before the engine believes it (a forged "fragmentation needed"
+// with a key the tunnel never sent took a tunnel to MTU 68); a report
+// never raises the estimate (RFC 1191 §3); an IPv4 report is floored at
+// 552 (Linux's min_pmtu); an IPv6 one below 1280 is discarded (RFC 8201 §4).
+func TestPathMTUReports(t *testing.T) {
+	k := tunnelKey(7)
+	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.OKey, c1.OSeq = tunnel.KeyOf(k), true
+	}, tunneltest.Impairment{}, true)
+	const base = 1500 - 20 - 12
+	require.Equal(t, base, p.t1.MTU())
+	// What the tunnel sent: GRE with key 7 and sequence number 0.
+	require.NoError(t, p.o1.Inject(inner4(100, 64, 0, false)))
+	sent := readWire(t, p.p2)
+	quote := func(edit func(q []byte)) []byte {
+		q := append([]byte{}, sent[:20+12+20]...) // IP, GRE with key and sequence, the inner header
+		if edit != nil {
+			edit(q)
+		}
+		return q
+	}
+	report := func(q []byte, mtu int) int {
+		return p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: mtu, Quoted: q})
+	}
+	for _, tt := range []struct {
+		name string
+		q    []byte
+	}{
+		{"a key never sent", quote(func(q []byte) { binary.BigEndian.PutUint32(q[24:], 8) })},
+		{"no key", quote(func(q []byte) { binary.BigEndian.PutUint16(q[20:], gre.FlagSeq) })},
+		{"another source", quote(func(q []byte) { copy(q[12:16], stranger4.AsSlice()) })},
+		{"another protocol", quote(func(q []byte) { q[9] = 4 })},
+		{"a sequence number not sent yet", quote(func(q []byte) { binary.BigEndian.PutUint32(q[28:], 5) })},
+		{"a sequence number long gone", quote(func(q []byte) { binary.BigEndian.PutUint32(q[28:], 1<<31) })},
+		{"cut before the key", quote(nil)[:20+4]},
+		{"cut before the sequence number", quote(nil)[:20+8]},
+		{"empty", []byte{}},
+	} {
+		assert.Zero(t, report(tt.q, 68), tt.name)
+		assert.Equal(t, base, p.t1.MTU(), tt.name)
+	}
+	assert.Equal(t, uint64(9), p.e1.Stats().PathMTURefused)
+
+	// The genuine quote lowers, floored at 552 for IPv4.
+	assert.Equal(t, 1, report(quote(nil), 68))
+	assert.Equal(t, tunnel.DefaultMinPathMTU-32, p.t1.MTU())
+	// A larger report does not raise it.
+	assert.Zero(t, report(quote(nil), 1400))
+	assert.Equal(t, tunnel.DefaultMinPathMTU-32, p.t1.MTU())
+	s := p.e1.Stats()
+	assert.Equal(t, uint64(1), s.PathMTULowered)
+	assert.Equal(t, uint64(9), s.PathMTURefused, "a report that lowers nothing is not refused")
+
+	// IPv6: below 1280 is discarded, not floored.
+	p6 := newPair(t, tunnel.ModeIP6GRE, nil, tunneltest.Impairment{}, true)
+	assert.Zero(t, p6.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v6, MTU: 1000}))
+	assert.Equal(t, 1500-40-4, p6.t1.MTU())
+	assert.Equal(t, uint64(1), p6.e1.Stats().PathMTURefused)
+	assert.Equal(t, 1, p6.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v6, MTU: 1280}))
+	assert.Equal(t, 1280-44, p6.t1.MTU())
+}
+
+// TestPathMTUExpiry: a learnt path MTU expires after PathMTUExpiry (ten
+// minutes by default, RFC 1191 §6.3) and the tunnel MTU comes back; in a
+// synctest bubble, so the ten minutes take no time.
+func TestPathMTUExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, tunnel.ModeIPIP, nil, tunneltest.Impairment{}, true)
+		require.Equal(t, 1, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1400}))
+		require.Equal(t, 1380, p.t1.MTU())
+		time.Sleep(tunnel.DefaultPathMTUExpiry - time.Second)
+		synctest.Wait()
+		assert.Equal(t, 1380, p.t1.MTU(), "still learnt")
+		// A new report restarts the clock.
+		require.Equal(t, 1, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1300}))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, 1280, p.t1.MTU())
+		time.Sleep(tunnel.DefaultPathMTUExpiry)
+		synctest.Wait()
+		assert.Equal(t, 1480, p.t1.MTU(), "expired: the configured MTU again")
+	})
 }

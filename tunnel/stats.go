@@ -157,13 +157,20 @@ type EngineStats struct {
 	RxCsumErrors uint64
 	// RxUnknownProto counts packets of an IP protocol no mode carries.
 	RxUnknownProto uint64
+	// PathMTULowered counts path-MTU reports that lowered at least one
+	// tunnel's MTU ([Engine.PathMTU]); PathMTURefused those refused: no
+	// tunnel sent the quoted packet (a forged or stale ICMP error), or an
+	// IPv6 MTU below 1280.
+	PathMTULowered, PathMTURefused uint64
 }
 
 type engineCounters struct {
 	rxPackets, rxNoTunnel, rxFrame, rxCsum, rxProto atomic.Uint64
+	pmtuLowered, pmtuRefused                        atomic.Uint64
 }
 
 func (c *engineCounters) snapshot() EngineStats {
 	return EngineStats{RxPackets: c.rxPackets.Load(), RxNoTunnel: c.rxNoTunnel.Load(),
-		RxFrameErrors: c.rxFrame.Load(), RxCsumErrors: c.rxCsum.Load(), RxUnknownProto: c.rxProto.Load()}
+		RxFrameErrors: c.rxFrame.Load(), RxCsumErrors: c.rxCsum.Load(), RxUnknownProto: c.rxProto.Load(),
+		PathMTULowered: c.pmtuLowered.Load(), PathMTURefused: c.pmtuRefused.Load()}
 }

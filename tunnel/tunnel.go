@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ipencap/ipencap/demux"
 	"github.com/ipencap/ipencap/gre"
@@ -41,7 +42,7 @@ type Tunnel struct {
 	group  bool           // the remote is a multicast group (broadcast tunnel)
 	peer   netip.AddrPort // where packets go
 	local  netip.Addr     // the resolved local address (zero: any, with FramingUDP)
-	mtu    atomic.Int32   // the tunnel MTU, lowered by SetPathMTU
+	mtu    atomic.Int32   // the tunnel MTU, lowered by path-MTU reports
 	base   int            // the MTU from the configuration
 	ovh    int            // the encapsulation overhead
 	stats  counters
@@ -54,6 +55,8 @@ type Tunnel struct {
 	roamPeer peerCell   // the current peer of a roaming tunnel
 	neigh    neighbors  // the neighbour table of an NBMA tunnel
 	fdb      *fdb       // nil: no MAC learning (only broadcast gretap learns)
+
+	pmtuExpiry *time.Timer // restores the configured MTU; nil until a report lowered it (guarded by e.mu)
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -173,20 +176,6 @@ func (t *Tunnel) MTU() int { return int(t.mtu.Load()) }
 // (the UDP and IP headers of GRE-in-UDP included).
 func (t *Tunnel) Overhead() int { return t.ovh }
 
-// SetPathMTU tells the tunnel the path MTU towards its remote, learnt from
-// an ICMP "fragmentation needed" or "packet too big" about one of its
-// outer packets (as Linux's ip_tunnel does): the tunnel MTU becomes that
-// less the overhead, never more than the configured MTU and never below
-// 68 (1280 for a tunnel that carries only IPv6). A pathMTU of 0 restores
-// the configured MTU.
-func (t *Tunnel) SetPathMTU(pathMTU int) {
-	m := t.base
-	if pathMTU > 0 {
-		m = min(pathMTU-t.ovh, t.base)
-	}
-	t.mtu.Store(int32(max(m, t.row.minMTU())))
-}
-
 // start starts the tunnel's goroutines.
 func (t *Tunnel) start() {
 	t.wg.Add(1)
@@ -227,4 +216,9 @@ func (t *Tunnel) stop() {
 	if t.seq != nil {
 		t.seq.stop()
 	}
+	t.e.mu.Lock()
+	if t.pmtuExpiry != nil {
+		t.pmtuExpiry.Stop()
+	}
+	t.e.mu.Unlock()
 }

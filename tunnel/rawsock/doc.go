@@ -63,8 +63,12 @@
 //   - ICMPv6 "packet too big" (type 2, RFC 8201), and
 //   - local EMSGSIZE (a packet larger than the device MTU)
 //
-// [Config.OnPathMTU] is called with the original destination of the packet
-// (the quoted header's) and the MTU the error carries. Other errors
+// the path-MTU handler (the engine's, [Conn.SetPathMTUHandler], or
+// [Config.OnPathMTU]) is called with the original destination of the
+// packet (the quoted header's), the MTU the error carries and, for an ICMP
+// error, the start of the quoted packet (the error queue's data: with
+// IP_HDRINCL the kernel passes the quote from its IP header), which the
+// engine checks against what the tunnel sent before it believes the error. Other errors
 // (unreachables, time exceeded) are read and dropped. IP_MTU is not
 // queried: it needs a connected socket, and the local error already
 // carries the device MTU. The errors are seen only while something reads

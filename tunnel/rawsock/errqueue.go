@@ -19,10 +19,19 @@ const (
 // maxErrDrain bounds the error-queue messages one drain reads.
 const maxErrDrain = 64
 
-// pmtuEvent is one path-MTU report for Config.OnPathMTU.
+// quoteLen is how much of the quoted packet an error-queue read keeps:
+// enough for an IPv6 header, a UDP header and a GRE header with checksum,
+// key and sequence number (40 + 8 + 16), which is all the engine checks.
+const quoteLen = 128
+
+// pmtuEvent is one path-MTU report: the remote, the MTU and the start of
+// the packet the error quoted (none for a local error).
 type pmtuEvent struct {
 	remote netip.Addr
 	mtu    int
+	local  bool
+	n      int
+	quote  [quoteLen]byte
 }
 
 // pmtuEvents collects the reports of one call, without allocating.
@@ -31,17 +40,28 @@ type pmtuEvents struct {
 	n  int
 }
 
-// add records mtu for remote, keeping the smallest per remote. Reports
-// beyond the array are dropped: the kernel reports again.
-func (e *pmtuEvents) add(remote netip.Addr, mtu int) {
-	for i := range e.ev[:e.n] {
-		if e.ev[i].remote == remote {
-			e.ev[i].mtu = min(e.ev[i].mtu, mtu)
-			return
-		}
+// take returns a copy of the events, for reporting after the lock that
+// guards e is released, and empties e; nil, without allocating, when
+// there are none (the common case). Only a call that read ICMP errors
+// allocates, once.
+func (e *pmtuEvents) take() *pmtuEvents {
+	if e.n == 0 {
+		return nil
 	}
+	cp := new(pmtuEvents)
+	*cp = *e
+	e.n = 0
+	return cp
+}
+
+// add records a report. Each keeps its quote, which the engine checks on
+// its own, so reports are not merged. Reports beyond the array are
+// dropped: the kernel reports again.
+func (e *pmtuEvents) add(remote netip.Addr, mtu int, local bool, quote []byte) {
 	if e.n < len(e.ev) {
-		e.ev[e.n] = pmtuEvent{remote, mtu}
+		ev := &e.ev[e.n]
+		ev.remote, ev.mtu, ev.local = remote, mtu, local
+		ev.n = copy(ev.quote[:], quote)
 		e.n++
 	}
 }
@@ -58,7 +78,7 @@ type errQueue struct {
 
 func (q *errQueue) init() {
 	q.ctrl = alignedBytes(256)
-	q.data = make([]byte, 128) // the start of the quoted packet, unused
+	q.data = make([]byte, quoteLen) // the start of the quoted packet
 	q.iov.Base = &q.data[0]
 	q.iov.SetLen(len(q.data))
 	q.msg.Name = (*byte)(unsafe.Pointer(&q.name))
@@ -81,7 +101,7 @@ func (c *Conn) drainErrQueue(fd uintptr, ev *pmtuEvents) {
 		q.msg.Namelen = unix.SizeofSockaddrInet6
 		q.msg.SetControllen(len(q.ctrl))
 		q.msg.Flags = 0
-		_, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&q.msg)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&q.msg)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
 		if e == unix.EINTR {
 			continue
 		}
@@ -103,15 +123,20 @@ func (c *Conn) drainErrQueue(fd uintptr, ev *pmtuEvents) {
 			if ee.Errno != uint32(unix.EMSGSIZE) || ee.Info == 0 {
 				continue
 			}
+			local := false
 			switch {
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP && ee.Type == icmpDestUnreach && ee.Code == icmpFragNeeded:
 			case ee.Origin == unix.SO_EE_ORIGIN_ICMP6 && ee.Type == icmp6PacketTooBig:
 			case ee.Origin == unix.SO_EE_ORIGIN_LOCAL:
+				local = true
 			default:
 				continue
 			}
 			if remote, ok := q.remote(); ok {
-				ev.add(remote, int(ee.Info))
+				// The message's data is the quoted packet from its IP
+				// header (IP_HDRINCL: raw_err and rawv6_err pass the
+				// quote from its start).
+				ev.add(remote, int(ee.Info), local, q.data[:min(int(r), len(q.data))])
 			}
 		}
 	}

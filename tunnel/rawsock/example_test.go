@@ -21,22 +21,14 @@ func Example() {
 
 	e := tunnel.NewEngine(tunnel.EngineConfig{})
 	defer e.Close()
-	conn, err := rawsock.Open(rawsock.Config{
-		Proto: outer.ProtoGRE,
-		Local: local,
-		OnPathMTU: func(remote netip.Addr, mtu int) {
-			e.PathMTU(remote, mtu)
-		},
-	})
+	// The engine takes the socket's path-MTU reports itself (and checks
+	// each ICMP error's quote against what the tunnel sent).
+	conn, err := rawsock.Open(rawsock.Config{Proto: outer.ProtoGRE, Local: local})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The engine closes conn when it closes.
-	if err := e.AddUnderlay(conn, tunnel.UnderlayConfig{
-		Name:    "eth0",
-		Framing: tunnel.FramingIP,
-		Local:   []netip.Addr{local},
-	}); err != nil {
+	if err := e.AddUnderlay(conn, tunnel.UnderlayConfig{Name: "eth0"}); err != nil {
 		log.Fatal(err)
 	}
 	// A TUN device would be the overlay; here, an in-memory one.

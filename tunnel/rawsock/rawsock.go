@@ -69,15 +69,18 @@ type Config struct {
 	// to SO_RCVBUF / SO_SNDBUF, which the kernel caps.
 	RcvBuf, SndBuf int
 	// OnPathMTU, when set, is called when the kernel reports that an outer
-	// packet to remote was too big for the path: an ICMP "fragmentation
-	// needed" or ICMPv6 "packet too big" with the MTU it carries, or a
-	// local EMSGSIZE with the device MTU (see the package doc). An engine
-	// needs none: [tunnel.Engine.AddUnderlay] installs its own
-	// ([Conn.SetPathMTUHandler]), which replaces this one. It is called by
-	// the goroutine in ReadBatch or WriteBatch, without the Conn's locks
-	// held, so it delays that call: it should return quickly. It must be
-	// safe for concurrent use.
-	OnPathMTU func(remote netip.Addr, mtu int)
+	// packet was too big for the path: an ICMP "fragmentation needed" or
+	// ICMPv6 "packet too big" with the MTU it carries and the start of the
+	// packet it quotes, or a local EMSGSIZE with the device MTU and no
+	// quote (see the package doc). Anyone can send such an ICMP error:
+	// check the quote before believing it, as [tunnel.Engine.PathMTU]
+	// does. An engine needs no OnPathMTU: [tunnel.Engine.AddUnderlay]
+	// installs its own ([Conn.SetPathMTUHandler]), which replaces this
+	// one. It is called by the goroutine in ReadBatch or WriteBatch,
+	// without the Conn's locks held, so it delays that call: it should
+	// return quickly, and must not keep the report's Quoted bytes. It must
+	// be safe for concurrent use.
+	OnPathMTU func(tunnel.PathMTUReport)
 }
 
 // Conn is a raw IP socket of one protocol and family, a
@@ -91,7 +94,7 @@ type Conn struct {
 	pc     net.PacketConn // owns the descriptor, registered with the poller
 	rc     syscall.RawConn
 	closed atomic.Bool
-	pmtu   atomic.Pointer[func(remote netip.Addr, mtu int)] // nil: no handler
+	pmtu   atomic.Pointer[func(tunnel.PathMTUReport)] // nil: no handler
 
 	rmu   sync.Mutex
 	rx    rxState
@@ -279,7 +282,7 @@ func (c *Conn) LocalAddrs() []netip.Addr {
 // learns, in place of Config.OnPathMTU ([tunnel.UnderlayPathMTU]); nil
 // turns reporting off. [tunnel.Engine.AddUnderlay] calls it with the
 // engine's [tunnel.Engine.PathMTU].
-func (c *Conn) SetPathMTUHandler(h func(remote netip.Addr, mtu int)) {
+func (c *Conn) SetPathMTUHandler(h func(tunnel.PathMTUReport)) {
 	if h == nil {
 		c.pmtu.Store(nil)
 		return
@@ -334,10 +337,9 @@ func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, off
 			sizes[i], peers[i] = r.packet(i, bufs[i], offset, c.cfg.Proto, c.cfg.Local)
 		}
 		r.release()
-		ev := r.events
-		r.events.n = 0
+		ev := r.events.take()
 		c.rmu.Unlock()
-		c.report(&ev)
+		c.report(ev)
 		if got > 0 {
 			return got, nil
 		}
@@ -415,10 +417,9 @@ func (c *Conn) WriteBatch(bufs [][]byte, peers []netip.AddrPort, offset int) (in
 		}
 		t.release()
 	}
-	ev := t.events
-	t.events.n = 0
+	ev := t.events.take()
 	c.wmu.Unlock()
-	c.report(&ev)
+	c.report(ev)
 	return sent, err
 }
 
@@ -447,13 +448,18 @@ func (c *Conn) writeFD(fd uintptr) bool {
 	return true
 }
 
-// report calls the path-MTU handler for the events in ev.
+// report calls the path-MTU handler for the events in ev (nil: none).
 func (c *Conn) report(ev *pmtuEvents) {
 	h := c.pmtu.Load()
-	if h == nil {
+	if h == nil || ev == nil {
 		return
 	}
-	for _, e := range ev.ev[:ev.n] {
-		(*h)(e.remote, e.mtu)
+	for i := range ev.ev[:ev.n] {
+		e := &ev.ev[i]
+		r := tunnel.PathMTUReport{Remote: e.remote, MTU: e.mtu}
+		if !e.local {
+			r.Quoted = e.quote[:e.n]
+		}
+		(*h)(r)
 	}
 }

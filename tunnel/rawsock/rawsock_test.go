@@ -344,11 +344,16 @@ func TestPathMTU(t *testing.T) {
 			type report struct {
 				remote netip.Addr
 				mtu    int
+				quoted []byte // a copy: the handler does not keep the Conn's
 			}
 			reports := make(chan report, 64)
-			conn := a.open(t, rawsock.Config{Proto: outer.ProtoGRE, IPv6: tt.v6, OnPathMTU: func(r netip.Addr, mtu int) {
+			conn := a.open(t, rawsock.Config{Proto: outer.ProtoGRE, IPv6: tt.v6, OnPathMTU: func(r tunnel.PathMTUReport) {
+				var q []byte
+				if r.Quoted != nil {
+					q = append([]byte{}, r.Quoted...)
+				}
 				select {
-				case reports <- report{r, mtu}:
+				case reports <- report{r.Remote, r.MTU, q}:
 				default:
 				}
 			}})
@@ -376,19 +381,32 @@ func TestPathMTU(t *testing.T) {
 			}
 			peer := []netip.AddrPort{netip.AddrPortFrom(tt.remote, 0)}
 
-			// Too big for b's link to c: b reports 1280.
+			// Too big for b's link to c: b reports 1280, quoting the
+			// start of our packet (from its IP header: the engine checks
+			// it against what the tunnel sent).
 			deadline := time.After(2 * time.Second)
 			tick := time.NewTicker(250 * time.Millisecond)
 			defer tick.Stop()
 		wait:
 			for {
-				n, err := conn.WriteBatch(pkt(1400), peer, 0)
+				sent := pkt(1400)
+				n, err := conn.WriteBatch(sent, peer, 0)
 				require.NoError(t, err)
 				require.Equal(t, 1, n)
 				for {
 					select {
 					case r := <-reports:
 						if r.remote == tt.remote && r.mtu == 1280 {
+							require.GreaterOrEqual(t, len(r.quoted), 48, "the quote: IP header and more")
+							hl := 20
+							if tt.v6 {
+								hl = 40
+							}
+							// The router may rewrite TTL/hop limit and the
+							// checksum on the way: compare addresses and
+							// what follows the header.
+							assert.Equal(t, sent[0][hl:len(r.quoted)], r.quoted[hl:], "the quoted payload")
+							assert.Equal(t, sent[0][hl-8:hl], r.quoted[hl-8:hl], "the quoted addresses' end")
 							break wait
 						}
 						t.Logf("other report: %v %d", r.remote, r.mtu)
@@ -412,7 +430,7 @@ func TestPathMTU(t *testing.T) {
 					if r.mtu == 1280 {
 						continue // a late one from above
 					}
-					assert.Equal(t, report{tt.remote, 1500}, r)
+					assert.Equal(t, report{tt.remote, 1500, nil}, r, "a local error: no quote")
 				default:
 					t.Fatal("no OnPathMTU for the local EMSGSIZE")
 				}
@@ -446,9 +464,8 @@ func TestEngine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			side := func(n *ns, local, remote netip.Addr) (*tunnel.Tunnel, *tunneltest.ChannelOverlay) {
 				e := tunnel.NewEngine(tunnel.EngineConfig{})
-				conn := n.open(t, rawsock.Config{Proto: outer.ProtoGRE, IPv6: tt.fam.v6, Local: local,
-					OnPathMTU: func(r netip.Addr, mtu int) { e.PathMTU(r, mtu) }})
-				require.NoError(t, e.AddUnderlay(conn, tunnel.UnderlayConfig{Name: "raw", Framing: tunnel.FramingIP, Local: []netip.Addr{local}}))
+				conn := n.open(t, rawsock.Config{Proto: outer.ProtoGRE, IPv6: tt.fam.v6, Local: local})
+				require.NoError(t, e.AddUnderlay(conn, tunnel.UnderlayConfig{Name: "raw"}))
 				t.Cleanup(func() { _ = e.Close() })
 				cfg := tunnel.Config{Name: "t", Mode: tt.mode, Local: local, Remote: remote, TTL: 64}
 				if tt.edit != nil {
