@@ -3,6 +3,7 @@ package tunnel
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,8 +211,25 @@ type FDBConfig struct {
 	// from it; 0 means [DefaultFDBAgeing] (300 s, a Linux bridge's
 	// ageing_time).
 	Ageing time.Duration
-	// Max bounds the MAC addresses learnt; 0 means [DefaultFDBMax].
+	// Max bounds the MAC addresses learnt; 0 means [DefaultFDBMax]. A
+	// full table learns no new address (Stats.FDBFull) until entries
+	// expire; their frames are still delivered.
 	Max int
+	// LearnRate bounds how many new addresses are learnt per second (with
+	// bursts of as many); 0 means [DefaultFDBLearnRate]. Refused ones
+	// count in Stats.FDBRefused.
+	LearnRate int
+	// NoLearning learns nothing: every frame goes to the group, as a
+	// bridge port with learning off.
+	NoLearning bool
+	// Members, when not empty, are the only outer sources addresses are
+	// learnt behind: a host outside them (one that can send to the
+	// tunnel's address but is no member) cannot move a learnt address to
+	// itself and receive its traffic. Without Members, any source that
+	// passes the tunnel's checks (key, checksum, sequence number) is
+	// learnt behind; a GRE key is no authentication. Unicast addresses of
+	// the outer family, copied by Engine.Add.
+	Members []netip.Addr
 }
 
 // Keepalive defaults, as on Cisco routers (`keepalive` with no arguments
@@ -268,7 +286,8 @@ var (
 	// ErrConfigRoam means Roam without a unicast remote, on a fallback
 	// tunnel or on ModeMobile.
 	ErrConfigRoam = errors.New("roam needs a unicast remote and a mode other than mobile")
-	// ErrConfigFDB means FDB.Ageing or FDB.Max negative, or set on a tunnel
+	// ErrConfigFDB means an FDB option negative, a member that is not a
+	// unicast address of the outer family, or an FDB option set on a tunnel
 	// that is not broadcast gretap (ModeGRETap with a multicast remote).
 	ErrConfigFDB = errors.New("fdb options need a gretap tunnel with a multicast remote")
 	// ErrConfigMTU means an MTU below the minimum (68 for IPv4, 1280 when
@@ -409,7 +428,22 @@ func (c *Config) Validate() error {
 	if c.FDB.Max < 0 || (c.FDB.Max != 0 && !broadcastTap) {
 		return fail("fdb-max", strconv.Itoa(c.FDB.Max), ErrConfigFDB)
 	}
+	if c.FDB.LearnRate < 0 || ((c.FDB.LearnRate != 0 || c.FDB.NoLearning || len(c.FDB.Members) > 0) && !broadcastTap) {
+		return fail("fdb", strconv.Itoa(c.FDB.LearnRate), ErrConfigFDB)
+	}
+	for _, m := range c.FDB.Members {
+		if !m.IsValid() || m.Is4In6() || m.IsMulticast() || m.IsUnspecified() || m.IsLoopback() || m.Is6() != c.Remote.Is6() {
+			return fail("fdb-member", m.String(), ErrConfigFDB)
+		}
+	}
 	return nil
+}
+
+// clone returns c with its own copy of every slice, so that a Config held
+// by the engine shares no memory with the caller's.
+func (c Config) clone() Config {
+	c.FDB.Members = slices.Clone(c.FDB.Members)
+	return c
 }
 
 // outerConfig is the outer header of c's packets from local to remote.

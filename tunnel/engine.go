@@ -268,7 +268,7 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTunnel(e, cfg, ul, over)
+	t, err := newTunnel(e, cfg.clone(), ul, over)
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,11 @@ type Stats struct {
 	// was not learnt because the table held Config.FDB.Max entries (the
 	// frames themselves are delivered). These count entries, not packets.
 	FDBLearned, FDBExpired, FDBMoved, FDBFull uint64
+	// FDBRefused counts frames whose source address was not learnt
+	// because their outer source may not stand behind one (not unicast,
+	// loopback, the tunnel's own address, not one of FDB.Members) or over
+	// FDB.LearnRate. The frames themselves are delivered.
+	FDBRefused uint64
 }
 
 // counters is the live, atomic form of Stats.
@@ -119,7 +124,7 @@ type counters struct {
 	rxPackets, rxBytes, rxCsum, rxSeq, rxFrame, rxDropped, rxMcast, rxECN                    atomic.Uint64
 	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
 	txShaped, kaSent, kaReplies, lineChanges, reflected, reflRefused, remoteChanges          atomic.Uint64
-	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull                                      atomic.Uint64
+	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull, fdbRefused                          atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -133,7 +138,7 @@ func (c *counters) snapshot() Stats {
 		TxShapedDrops: c.txShaped.Load(), KeepalivesSent: c.kaSent.Load(), KeepaliveReplies: c.kaReplies.Load(),
 		LineChanges: c.lineChanges.Load(), KeepalivesReflected: c.reflected.Load(), ReflectRefused: c.reflRefused.Load(),
 		RemoteChanges: c.remoteChanges.Load(), RxLooped: c.rxLooped.Load(),
-		FDBLearned: c.fdbLearned.Load(), FDBExpired: c.fdbExpired.Load(), FDBMoved: c.fdbMoved.Load(), FDBFull: c.fdbFull.Load(),
+		FDBLearned: c.fdbLearned.Load(), FDBExpired: c.fdbExpired.Load(), FDBMoved: c.fdbMoved.Load(), FDBFull: c.fdbFull.Load(), FDBRefused: c.fdbRefused.Load(),
 	}
 	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused
 	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid + s.TxShapedDrops

@@ -160,7 +160,7 @@ func (t *Tunnel) newEncapsulator(remote netip.Addr) (encapsulator, error) {
 func (t *Tunnel) Name() string { return t.cfg.Name }
 
 // Config returns the tunnel's configuration.
-func (t *Tunnel) Config() Config { return t.cfg }
+func (t *Tunnel) Config() Config { return t.cfg.clone() }
 
 // String formats the tunnel as `ip tunnel show` does (see [Config.String]).
 func (t *Tunnel) String() string { return t.cfg.String() }
