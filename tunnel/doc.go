@@ -185,12 +185,19 @@
 // bridge: the inner source MAC address of each frame that passes every
 // check is recorded with the frame's outer source ([Tunnel.FDB],
 // Stats.FDBLearned, FDBMoved); a frame to a unicast MAC address learnt
-// within Config.FDB.Ageing ([DefaultFDBAgeing], on EngineConfig.Now's
-// clock) goes unicast to that member, broadcast, multicast and unknown
-// destinations go to the group. Entries older than FDB.Ageing are ignored,
-// and removed (Stats.FDBExpired) when the table is read or grows; at most
-// Config.FDB.Max ([DefaultFDBMax]) are kept. Neither learning (but of a new
-// address) nor the lookup allocates.
+// within Config.FDB.Ageing ([DefaultFDBAgeing]) goes unicast to that
+// member, broadcast, multicast and unknown destinations go to the group.
+// Entries older than FDB.Ageing are ignored, and removed
+// (Stats.FDBExpired) in a sweep at most once per half ageing time; at most
+// Config.FDB.Max ([DefaultFDBMax]) are kept, and a full table refuses a
+// new address in O(1) (Stats.FDBFull). New addresses are learnt at
+// FDB.LearnRate per second at most ([DefaultFDBLearnRate]); FDB.NoLearning
+// learns nothing; FDB.Members restricts learning to those outer sources
+// (without them, any host that passes the tunnel's checks can move a
+// learnt address to itself: a GRE key is no authentication). Loopback,
+// unspecified, broadcast and the tunnel's own addresses are never learnt
+// (Stats.FDBRefused). Neither refreshing an address nor the lookup
+// allocates; a new address allocates its entry.
 //
 // The underlay must carry the group: a raw socket joined to it (and with
 // a multicast TTL), or an in-memory segment in tests; the engine does not
