@@ -160,7 +160,8 @@ type SeqConfig struct {
 // an engine at the far end). The line protocol ([Tunnel.LineUp]) follows
 // the replies; [EngineConfig.OnLineChange] hears of its changes.
 type KeepaliveConfig struct {
-	// Period is the time between requests; 0 turns keepalives off.
+	// Period is the time between requests, at least [MinKeepalive]; 0
+	// turns keepalives off.
 	Period time.Duration
 	// Retries is how many periods may pass without a reply before the
 	// line protocol goes down; 0 means [DefaultKeepaliveRetries] (5).
@@ -240,6 +241,11 @@ const (
 	DefaultKeepalive = 10 * time.Second
 	// DefaultKeepaliveRetries is Keepalive.Retries' default.
 	DefaultKeepaliveRetries = 5
+	// MinKeepalive is the shortest keepalive period: a shorter one floods
+	// the peer (a period of 1 ns sent 600 000 keepalives in 200 ms).
+	// Cisco's shortest is 1 s; this bound leaves room for tests and fast
+	// failure detection.
+	MinKeepalive = 10 * time.Millisecond
 )
 
 // Reflector rate limit: each tunnel with Reflect answers at most
@@ -404,6 +410,9 @@ func (c *Config) Validate() error {
 	ka := c.Keepalive
 	if ka.Period < 0 || (ka.Period > 0 && (c.Mode != ModeGRE || isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback)) {
 		return fail("keepalive", ka.Period.String(), ErrConfigKeepalive)
+	}
+	if ka.Period > 0 && ka.Period < MinKeepalive {
+		return fail("keepalive", ka.Period.String(), ErrConfigRange)
 	}
 	if ka.Retries < 0 {
 		return fail("keepalive-retries", strconv.Itoa(ka.Retries), ErrConfigKeepalive)

@@ -27,6 +27,9 @@ var (
 	icmpTooBig = mustMarshal(&icmp.Message{Type: ipv6.ICMPTypePacketTooBig, Body: &icmp.PacketTooBig{}})
 )
 
+// limitedBroadcast is 255.255.255.255.
+var limitedBroadcast = [4]byte{255, 255, 255, 255}
+
 // icmpTypeSourceQuench is ICMP type 4 (RFC 792), deprecated by RFC 6633,
 // for which golang.org/x/net/ipv4 has no name; it is still an error.
 const icmpTypeSourceQuench ipv4.ICMPType = 4
@@ -54,7 +57,12 @@ const (
 // they are) and queued for the overlay. Its source is the packet's
 // destination: the host that sent it only matches the quoted header (RFC
 // 1191 §3, RFC 8201 §4). No error is sent about an ICMP error, nor to an
-// unspecified or multicast source (RFC 1122 §3.2.2).
+// unspecified or multicast source (RFC 1122 §3.2.2), nor about an IPv4
+// packet to a multicast or broadcast destination, whose address must not
+// be the source of an error either (RFC 1122 §3.2.2, RFC 1812 §4.3.2.7).
+// IPv6 allows "packet too big" about multicast (RFC 4443 §2.4 (e.2)) but
+// from a unicast address of the node: the tunnel's own IPv6 local address
+// then, and none is sent by a tunnel that has none.
 func (s *sender) tooBig(b []byte, size, mtu int) {
 	p := b[Headroom : Headroom+size]
 	var start, n int
@@ -62,7 +70,8 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 		h := iphdr.IPv4(p)
 		hl := h.HeaderLen()
 		if hl < iphdr.IPv4MinLen || size < hl || h.FragOff() != 0 || isICMPError4(p, hl) ||
-			h.Src().IsUnspecified() || h.Src().IsMulticast() || h.Src4() == [4]byte{255, 255, 255, 255} {
+			h.Src().IsUnspecified() || h.Src().IsMulticast() || h.Src4() == limitedBroadcast ||
+			h.Dst().IsMulticast() || h.Dst4() == limitedBroadcast {
 			return
 		}
 		q := min(size, icmp4MaxLen-iphdr.IPv4MinLen-8)
@@ -75,10 +84,10 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 		m[2], m[3] = 0, 0
 		binary.BigEndian.PutUint16(m[2:], checksum.Checksum(m))
 		ip := iphdr.IPv4(r)
-		ip.Encode(&iphdr.IPv4Fields{TotalLen: uint16(len(r)), TTL: icmpTTL, Protocol: 1, Src: h.Dst(), Dst: h.Src()})
+		ip.Encode(&iphdr.IPv4Fields{TotalLen: uint16(len(r)), TTL: icmpTTL, Protocol: uint8(outer.ProtoICMP), Src: h.Dst(), Dst: h.Src()})
 	} else {
 		h := iphdr.IPv6(p)
-		if isICMPError6(p) || h.Src().IsUnspecified() || h.Src().IsMulticast() {
+		if isICMPError6(p) || h.Src().IsUnspecified() || h.Src().IsMulticast() || (h.Dst().IsMulticast() && !s.t.local.Is6()) {
 			return
 		}
 		q := min(size, icmp6MaxLen-iphdr.IPv6Len-8)
@@ -86,6 +95,12 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 		r := b[start : Headroom+q]
 		n = len(r)
 		src, dst := h.Dst(), h.Src()
+		if src.IsMulticast() {
+			if !s.t.local.Is6() {
+				return
+			}
+			src = s.t.local
+		}
 		m := r[iphdr.IPv6Len:]
 		copy(m, icmpTooBig[:])
 		binary.BigEndian.PutUint32(m[4:], uint32(mtu))

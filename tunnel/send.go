@@ -294,8 +294,10 @@ const maxFragments = 64
 // encapsulation (RFC 791 §3.2; RFC 4459 §3 prefers inner fragmentation: the
 // tunnel's outer packets stay whole and the inner destination reassembles),
 // and encapsulates and queues each. The first fragment stays in b; the
-// others are copied into pooled buffers. Every fragment carries the whole
-// header, options included.
+// others are copied into pooled buffers. The first fragment keeps every
+// option; the others carry only the options whose copied flag is set (RFC
+// 791 §3.1, as Linux's ip_options_fragment), so their header may be
+// shorter.
 func (s *sender) fragment(b []byte, size, mtu int) {
 	st := &s.t.stats
 	p := b[Headroom : Headroom+size]
@@ -318,12 +320,16 @@ func (s *sender) fragment(b []byte, size, mtu int) {
 	ff := h.FlagsFragOff()
 	off0, mf0 := ff&iphdr.IPv4OffsetMask, ff&iphdr.IPv4FlagMF
 	first := len(s.owned)
+	var later [iphdr.IPv4MaxLen]byte // the header of the later fragments
+	copy(later[:], p[:iphdr.IPv4MinLen])
+	hl2 := iphdr.IPv4MinLen + copiedOptions(later[iphdr.IPv4MinLen:], p[iphdr.IPv4MinLen:hl])
+	later[0] = later[0]&0xf0 | byte(hl2/4)
 	for k := 1; k < n; k++ {
 		nb := getBuf()
 		lo, hi := hl+k*chunk, min(hl+(k+1)*chunk, size)
-		q := nb[Headroom : Headroom+hl+hi-lo]
-		copy(q, p[:hl])
-		copy(q[hl:], p[lo:hi])
+		q := nb[Headroom : Headroom+hl2+hi-lo]
+		copy(q, later[:hl2])
+		copy(q[hl2:], p[lo:hi])
 		fh := iphdr.IPv4(q)
 		fh.SetTotalLen(uint16(len(q)))
 		mf := mf0
@@ -340,6 +346,45 @@ func (s *sender) fragment(b []byte, size, mtu int) {
 	s.encap(b, hl+chunk)
 	for i, nb := range s.owned[first:] {
 		k := i + 1
-		s.encap(nb[:], min(hl+(k+1)*chunk, size)-(hl+k*chunk)+hl)
+		s.encap(nb[:], min(hl+(k+1)*chunk, size)-(hl+k*chunk)+hl2)
 	}
 }
+
+// copiedOptions writes to dst the IPv4 options of opts whose copied flag
+// (the top bit of the option type) is set, padded with end-of-list bytes
+// to a multiple of 4, and returns their length. A malformed option ends
+// the list, as it ends the receiver's parse.
+func copiedOptions(dst, opts []byte) int {
+	n := 0
+	for i := 0; i < len(opts); {
+		typ := opts[i]
+		switch typ {
+		case ipOptEnd:
+			i = len(opts)
+			continue
+		case ipOptNOP:
+			i++ // not copied
+			continue
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 || i+int(opts[i+1]) > len(opts) {
+			break
+		}
+		l := int(opts[i+1])
+		if typ&ipOptCopied != 0 {
+			n += copy(dst[n:], opts[i:i+l])
+		}
+		i += l
+	}
+	for n%4 != 0 {
+		dst[n] = ipOptEnd
+		n++
+	}
+	return n
+}
+
+// IPv4 option types (RFC 791 §3.1).
+const (
+	ipOptEnd    = 0    // end of option list
+	ipOptNOP    = 1    // no operation
+	ipOptCopied = 0x80 // the copied flag: the option goes into every fragment
+)

@@ -1,0 +1,89 @@
+package tunnel_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ipencap/ipencap/internal/testpkt"
+	"github.com/ipencap/ipencap/iphdr"
+	"github.com/ipencap/ipencap/tunnel"
+	"github.com/ipencap/ipencap/tunnel/tunneltest"
+)
+
+// TestNoICMPAboutMulticast: no ICMP "fragmentation needed" about an IPv4
+// packet to a multicast or broadcast destination, whose address would be
+// the error's source (RFC 1122 §3.2.2, RFC 1812 §4.3.2.7); ICMPv6 "packet
+// too big" about multicast is allowed (RFC 4443 §2.4 (e.2)) but from a
+// unicast address of the node: the tunnel's own IPv6 local address.
+func TestNoICMPAboutMulticast(t *testing.T) {
+	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) { c1.MTU = 1000 }, tunneltest.Impairment{}, true)
+	for _, dst := range []string{"224.0.0.5", "239.1.2.3", "255.255.255.255"} {
+		big := testpkt.BuildIPv4(0, 1200, testpkt.IPv4{TTL: 64, DF: true, Dst: netip.MustParseAddr(dst)})
+		require.NoError(t, p.o1.Inject(big))
+	}
+	eventually(t, func() bool { return p.t1.Stats().TxTooBig == 3 }, "three too big")
+	quiet(t, p.o1, "no ICMP error about a multicast or broadcast destination")
+	assert.Zero(t, p.t1.Stats().TxICMP)
+
+	// IPv6 over IPv6: from the tunnel's own address.
+	p6 := newPair(t, tunnel.ModeIP6GRE, func(c1, _ *tunnel.Config) { c1.MTU = 1300 }, tunneltest.Impairment{}, true)
+	mc := netip.MustParseAddr("ff0e::1:3")
+	require.NoError(t, p6.o1.Inject(testpkt.BuildIPv6(0, 1400, testpkt.IPv6{HopLimit: 64, Dst: mc})))
+	r := recv(t, p6.o1)
+	h := iphdr.IPv6(r)
+	assert.Equal(t, end1v6, h.Src(), "a unicast source: the tunnel's local address")
+	assert.Equal(t, testpkt.Inner6Src, h.Dst())
+
+	// IPv6 over IPv4 (sit): no unicast IPv6 address of its own, no error.
+	ps := newPair(t, tunnel.ModeSIT, func(c1, _ *tunnel.Config) { c1.MTU = 1300 }, tunneltest.Impairment{}, true)
+	require.NoError(t, ps.o1.Inject(testpkt.BuildIPv6(0, 1400, testpkt.IPv6{HopLimit: 64, Dst: mc})))
+	eventually(t, func() bool { return ps.t1.Stats().TxTooBig == 1 }, "too big")
+	quiet(t, ps.o1, "no PTB from a multicast source")
+}
+
+// TestFragmentCopiedOptions: inner fragmentation puts every option into
+// the first fragment and only the options whose copied flag is set into
+// the others (RFC 791 §3.1; Linux ip_options_fragment): here a router
+// alert (type 0x94, copied) and a record route (type 7, not copied).
+func TestFragmentCopiedOptions(t *testing.T) {
+	p := newPair(t, tunnel.ModeGRE, func(c1, c2 *tunnel.Config) { c1.MTU, c2.MTU = 1000, 1000 }, tunneltest.Impairment{}, false)
+	opts := []byte{
+		0x07, 7, 4, 0, 0, 0, 0, // record route, room for one address: not copied
+		0x94, 4, 0, 0, // router alert: copied
+		0, // end of list
+	}
+	big := testpkt.BuildIPv4(0, 2500, testpkt.IPv4{TTL: 64, Options: opts})
+	require.NoError(t, p.o1.Inject(big))
+	var data []byte
+	for i := range 3 {
+		f := recv(t, p.o2)
+		h := iphdr.IPv4(f)
+		require.True(t, h.ChecksumValid(), "fragment %d", i)
+		require.LessOrEqual(t, len(f), 1000)
+		if i == 0 {
+			require.Equal(t, 32, h.HeaderLen(), "the first fragment keeps every option")
+			assert.Equal(t, opts, []byte(f[20:32]))
+		} else {
+			require.Equal(t, 24, h.HeaderLen(), "later fragments: the copied option only")
+			assert.Equal(t, []byte{0x94, 4, 0, 0}, []byte(f[20:24]))
+		}
+		data = append(data, f[h.HeaderLen():]...)
+	}
+	assert.Equal(t, big[32:], data, "the data reassembles")
+}
+
+// TestKeepaliveMinimum: a keepalive period below MinKeepalive is refused
+// (1 ns sent 600 000 keepalives in 200 ms).
+func TestKeepaliveMinimum(t *testing.T) {
+	c := tunnel.Config{Name: "k", Mode: tunnel.ModeGRE, Local: end1v4, Remote: end2v4}
+	for _, d := range []time.Duration{time.Nanosecond, time.Millisecond, tunnel.MinKeepalive - 1} {
+		c.Keepalive.Period = d
+		require.ErrorIs(t, c.Validate(), tunnel.ErrConfigRange, d.String())
+	}
+	c.Keepalive.Period = tunnel.MinKeepalive
+	require.NoError(t, c.Validate())
+}
