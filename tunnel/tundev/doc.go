@@ -18,12 +18,32 @@
 // the TUN offloads: TCP segmentation (TUN_F_CSUM, TSO4, TSO6; required with
 // the virtio-net header) and, on Linux 6.2 and later, UDP segmentation
 // (USO4, USO6). With them, one Read may return a TCP or UDP "super-packet"
-// that wireguard-go splits into MTU-sized segments, one per buffer
+// that wireguard-go splits into segments of the MSS, one per buffer
 // (so Read wants as many buffers as BatchSize, 128), and one Write
 // coalesces consecutive segments of a flow (GRO) into fewer, larger
 // writes, in the spare capacity of the buffers it is given. [Device.Offloads]
 // reports what is on. Without the virtio-net header every Read and Write
 // moves one packet (BatchSize 1).
+//
+// # Super-packets of more than BatchSize segments
+//
+// The kernel builds super-packets of up to 64 KiB, whatever the MSS: a
+// TCP peer that announces an MSS of 88 bytes gets hundreds of segments in
+// one. wireguard-go cannot return more segments than the buffers it is
+// given: it keeps what fits, drops the rest of the super-packet (TCP sends
+// it again) and returns tun.ErrTooManySegments. Before, Read passed that
+// error on, and the engine took it for a failing device: it logged and
+// backed off (1 ms, doubling up to 1 s while they follow one another),
+// for every flow of the tunnel.
+//
+// So [Open] sets the device's gso_max_segs (IFLA_GSO_MAX_SEGS, `ip link
+// set NAME gso_max_segs N`) to BatchSize: the kernel then builds no
+// super-packet of more segments (TCP sizes its TSO packets to it, and a
+// forwarded GSO packet with more is segmented in software), and a Read
+// with BatchSize buffers always takes a whole one. If one is cut short all
+// the same (a Read with fewer buffers, or gso_max_segs raised since Open),
+// Read returns the segments kept, without an error, and counts the cut in
+// [Stats.TooManySegments]; it never passes tun.ErrTooManySegments on.
 //
 // What that means for callers:
 //

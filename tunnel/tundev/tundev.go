@@ -115,8 +115,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Device is an open TUN device. It is a [tunnel.Overlay]: Read, Write,
 // BatchSize, MTU and Close are those of the wrapped wireguard-go device,
-// with Write keeping the caller's slices intact and reporting packets
-// rather than bytes. All methods are safe for concurrent use.
+// with Read counting a super-packet cut short instead of failing, and
+// Write keeping the caller's slices intact and reporting packets rather
+// than bytes. All methods are safe for concurrent use.
 type Device struct {
 	dev      tun.Device
 	name     string
@@ -128,6 +129,8 @@ type Device struct {
 
 	wMu   sync.Mutex // guards saved
 	saved [][]byte   // the caller's bufs during a Write
+
+	tooManySegments atomic.Uint64 // Stats.TooManySegments
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -226,6 +229,14 @@ func (d *Device) configure(cfg Config, mtu int) error {
 	if err := d.nl.LinkSetMTU(link, mtu); err != nil {
 		return fail(fmt.Sprintf("set mtu %d", mtu), err)
 	}
+	// No super-packet of more segments than a Read can return (package
+	// documentation, "Super-packets of more than BatchSize segments"); set
+	// before the link is up, so that no socket routes through the device
+	// with the kernel's default of 65535.
+	segs := d.dev.BatchSize()
+	if err := d.nl.LinkSetGSOMaxSegs(link, segs); err != nil {
+		return fail(fmt.Sprintf("set gso_max_segs %d", segs), err)
+	}
 	// Up first: an IPv6 address added while the link is down turns
 	// tentative (IFA_F_NODAD or not) until the link is up.
 	if err := d.nl.LinkSetUp(link); err != nil {
@@ -298,15 +309,50 @@ func (d *Device) Index() int { return d.index }
 func (d *Device) Offloads() Offloads { return d.offloads }
 
 // Read reads a batch of packets the kernel routed into the device; packet
-// i is bufs[i][offset:offset+sizes[i]]. With offloads on, one TCP or UDP
-// super-packet is split into up to len(bufs) segments (at most 64 KiB of
-// payload in segments of the MTU: 47 buffers of a 1400-byte MTU).
+// i is bufs[i][offset:offset+sizes[i]]. It blocks until it has at least
+// one packet. With offloads on, one TCP or UDP super-packet is split into
+// segments, one per buffer: up to 64 KiB of payload in segments of the
+// MSS, at most BatchSize of them, since Open sets the device's
+// gso_max_segs to BatchSize (47 buffers of a 1400-byte MTU; BatchSize for
+// a peer with an MSS below 512 bytes).
+//
+// A super-packet with more segments than len(bufs) (Read given fewer
+// buffers than BatchSize, or gso_max_segs raised since Open) is cut
+// short: Read returns the segments that wireguard-go kept and no error,
+// drops the rest (TCP sends them again) and counts it in
+// [Stats.TooManySegments]; with nothing kept, it reads on.
+// [tun.ErrTooManySegments] never reaches the caller, whose loop would
+// take it for a failing device and back off.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	n, err := d.dev.Read(bufs, sizes, offset)
-	if err != nil && (d.closed.Load() || errors.Is(err, os.ErrClosed)) {
-		err = ErrClosed
+	for {
+		n, err := d.dev.Read(bufs, sizes, offset)
+		if errors.Is(err, tun.ErrTooManySegments) {
+			d.tooManySegments.Add(1)
+			if n <= 0 {
+				continue
+			}
+			return n, nil
+		}
+		if err != nil && (d.closed.Load() || errors.Is(err, os.ErrClosed)) {
+			err = ErrClosed
+		}
+		return n, err
 	}
-	return n, err
+}
+
+// Stats are a Device's counters since Open.
+type Stats struct {
+	// TooManySegments counts the TCP and UDP super-packets that Read cut
+	// short because they had more segments than its bufs (wireguard-go's
+	// [tun.ErrTooManySegments]): each lost at least one segment, and
+	// wireguard-go does not say how many. With gso_max_segs at BatchSize
+	// and Read given BatchSize buffers, it stays 0.
+	TooManySegments uint64
+}
+
+// Stats returns the Device's counters.
+func (d *Device) Stats() Stats {
+	return Stats{TooManySegments: d.tooManySegments.Load()}
 }
 
 // Write writes the packets bufs[i][offset:] to the kernel. With offloads
