@@ -1,6 +1,7 @@
 package tunnel_test
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -8,8 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/iphdr"
+	"github.com/ipencap/ipencap/outer"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/tunneltest"
 )
@@ -86,4 +89,69 @@ func TestKeepaliveMinimum(t *testing.T) {
 	}
 	c.Keepalive.Period = tunnel.MinKeepalive
 	require.NoError(t, c.Validate())
+}
+
+// wrap4 puts payload behind an IPv4 header of protocol proto.
+func wrap4(proto uint8, payload []byte) []byte {
+	p := testpkt.BuildIPv4(0, iphdr.IPv4MinLen+len(payload), testpkt.IPv4{TTL: 64, Protocol: proto})
+	copy(p[iphdr.IPv4MinLen:], payload)
+	return p
+}
+
+// greOver is a GRE header of protocol type pt in front of payload, behind
+// a UDP header to port 4754 when udp.
+func greOver(udp bool, pt gre.Protocol, payload []byte) []byte {
+	g := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(pt))
+	g = append(g, payload...)
+	if !udp {
+		return wrap4(uint8(outer.ProtoGRE), g)
+	}
+	u := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 50000), tunnel.DefaultGREInUDPPort)
+	u = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(u, uint16(8+len(g))), 0)
+	return wrap4(uint8(outer.ProtoUDP), append(u, g...))
+}
+
+// ether is an Ethernet frame of EtherType et around payload.
+func ether(et gre.Protocol, payload []byte) []byte {
+	f := append(append([]byte(nil), bcast[:]...), bcMAC[0][:]...)
+	return append(binary.BigEndian.AppendUint16(f, uint16(et)), payload...)
+}
+
+// TestLoopGuardUDPAndTap: the loop guard counts GRE-in-UDP layers (six
+// nested IPv4/UDP 4754/GRE layers were sent) and looks through the
+// Ethernet frame behind a GRE header of protocol 0x6558 (it parsed the
+// Ethernet header as IP), for GRE tunnels and for gretap frames alike.
+func TestLoopGuardUDPAndTap(t *testing.T) {
+	in := inner4(60, 64, 0, false)
+	nest := func(layers int, layer func(p []byte, i int) []byte) []byte {
+		p := in
+		for i := range layers {
+			p = layer(p, i)
+		}
+		return p
+	}
+	udp := func(p []byte, _ int) []byte { return greOver(true, gre.ProtoIPv4, p) }
+	tap := func(p []byte, i int) []byte { // GRE carrying Ethernet every other layer
+		if i%2 == 0 {
+			return greOver(false, gre.ProtoTEB, ether(gre.ProtoIPv4, p))
+		}
+		return greOver(false, gre.ProtoIPv4, p)
+	}
+	p := newPair(t, tunnel.ModeGRE, nil, tunneltest.Impairment{}, true)
+	require.NoError(t, p.o1.Inject(nest(6, udp)))
+	require.NoError(t, p.o1.Inject(nest(6, tap)))
+	eventually(t, func() bool { return p.t1.Stats().TxDeadLoop == 2 }, "two dead loops")
+	require.NoError(t, p.o1.Inject(nest(3, udp)))
+	require.NoError(t, p.o1.Inject(nest(3, tap)))
+	readWire(t, p.p2)
+	readWire(t, p.p2)
+	assert.Equal(t, uint64(2), p.t1.Stats().TxDeadLoop, "three layers are not a loop")
+
+	// A gretap tunnel looks into the frames it is given.
+	pt := newPair(t, tunnel.ModeGRETap, nil, tunneltest.Impairment{}, true)
+	require.NoError(t, pt.o1.Inject(ether(gre.ProtoIPv4, nest(6, tap))))
+	eventually(t, func() bool { return pt.t1.Stats().TxDeadLoop == 1 }, "a dead loop in a frame")
+	require.NoError(t, pt.o1.Inject(ether(gre.ProtoIPv4, nest(2, udp))))
+	readWire(t, pt.p2)
+	assert.Equal(t, uint64(1), pt.t1.Stats().TxDeadLoop)
 }

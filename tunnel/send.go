@@ -148,6 +148,10 @@ func (s *sender) send(b []byte, size int) {
 			st.txTooBig.Add(1)
 			return
 		}
+		if nestingFrom(p, layerEthernet, t.e.cfg.MaxNesting, t.cfg.port()) > t.e.cfg.MaxNesting {
+			st.txDeadLoop.Add(1)
+			return
+		}
 		s.enc, s.peer = t.enc, t.remote()
 		if t.fdb != nil && p[0]&1 == 0 { // a unicast destination MAC address
 			if a, ok := t.fdb.lookup([6]byte(p[:6]), s.clock()); ok {
@@ -190,7 +194,7 @@ func (s *sender) send(b []byte, size int) {
 		st.txNoRoute.Add(1) // NBMA: no neighbour entry
 		return
 	}
-	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting) > t.e.cfg.MaxNesting {
+	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting, t.cfg.port()) > t.e.cfg.MaxNesting {
 		st.txDeadLoop.Add(1)
 		return
 	}
@@ -232,58 +236,125 @@ func (s *sender) clock() int64 {
 	return s.now
 }
 
-// nesting returns how many tunnel headers (IPIP, 6in4, GRE carrying IP)
-// the IP packet p starts with, counting at most limit+1.
-func nesting(p []byte, limit int) int {
+// What nesting is looking at.
+const (
+	layerIP = iota
+	layerEthernet
+	layerGRE
+)
+
+// nesting returns how many tunnel headers the IP packet p starts with (IPIP,
+// 6in4, IP in IPv6, minimal encapsulation, GRE, GRE-in-UDP to port or to
+// 4754), looking through the IP or Ethernet frame each GRE header
+// announces, and counting at most limit+1.
+func nesting(p []byte, limit int, port uint16) int { return nestingFrom(p, layerIP, limit, port) }
+
+// nestingFrom is nesting for p starting with a header of kind layer (an
+// Ethernet frame for gretap).
+func nestingFrom(p []byte, layer, limit int, port uint16) int {
 	n := 0
-	for n <= limit && len(p) > 0 {
-		var proto uint8
-		switch p[0] >> 4 {
-		case 4:
-			if len(p) < iphdr.IPv4MinLen {
+	for n <= limit {
+		switch layer {
+		case layerEthernet:
+			// An Ethernet header (RFC 894), any 802.1Q/802.1ad tags, then
+			// the EtherType of what follows.
+			if len(p) < gre.EthernetMinLen {
 				return n
 			}
-			hl := iphdr.IPv4(p).HeaderLen()
-			if hl < iphdr.IPv4MinLen || len(p) < hl {
+			et, q := binary.BigEndian.Uint16(p[12:]), p[gre.EthernetMinLen:]
+			for et == etherVLAN || et == etherQinQ {
+				if len(q) < 4 {
+					return n
+				}
+				et, q = binary.BigEndian.Uint16(q[2:]), q[4:]
+			}
+			if gre.Protocol(et) != gre.ProtoIPv4 && gre.Protocol(et) != gre.ProtoIPv6 {
 				return n
 			}
-			proto, p = p[9], p[hl:]
-		case 6:
-			if len(p) < iphdr.IPv6Len {
+			layer, p = layerIP, q
+		case layerGRE:
+			if len(p) < gre.MinLen {
 				return n
 			}
-			proto, p = p[6], p[iphdr.IPv6Len:]
-		default:
-			return n
-		}
-		switch outer.IPProto(proto) {
-		case outer.ProtoIPIP, outer.ProtoIPv6, outer.ProtoMinimal:
-			n++
-			if outer.IPProto(proto) == outer.ProtoMinimal {
-				return n // what follows is a payload, not an IP header
-			}
-		case outer.ProtoGRE:
-			if len(p) < 4 {
-				return n
-			}
-			n++
 			w := binary.BigEndian.Uint16(p)
-			l := 4
+			l := gre.MinLen
 			for _, f := range [...]uint16{gre.FlagChecksum | gre.FlagRouting, gre.FlagKey, gre.FlagSeq} {
 				if w&f != 0 {
 					l += 4
 				}
 			}
-			if len(p) < l {
+			if w&gre.VersionMask != 0 || len(p) < l {
+				return n
+			}
+			switch gre.Protocol(binary.BigEndian.Uint16(p[2:])) {
+			case gre.ProtoIPv4, gre.ProtoIPv6:
+				layer = layerIP
+			case gre.ProtoTEB:
+				layer = layerEthernet
+			default:
 				return n
 			}
 			p = p[l:]
 		default:
-			return n
+			var proto outer.IPProto
+			switch p0 := firstByte(p); p0 >> 4 {
+			case 4:
+				if len(p) < iphdr.IPv4MinLen {
+					return n
+				}
+				hl := iphdr.IPv4(p).HeaderLen()
+				if hl < iphdr.IPv4MinLen || len(p) < hl {
+					return n
+				}
+				proto, p = outer.IPProto(p[9]), p[hl:]
+			case 6:
+				if len(p) < iphdr.IPv6Len {
+					return n
+				}
+				proto, p = outer.IPProto(p[6]), p[iphdr.IPv6Len:]
+			default:
+				return n
+			}
+			switch proto {
+			case outer.ProtoIPIP, outer.ProtoIPv6:
+				n++
+			case outer.ProtoMinimal:
+				return n + 1 // what follows is a payload, not an IP header
+			case outer.ProtoGRE:
+				n++
+				layer = layerGRE
+			case outer.ProtoUDP:
+				// GRE-in-UDP (RFC 8086): the destination port says it.
+				if len(p) < udpHeaderLen {
+					return n
+				}
+				if dp := binary.BigEndian.Uint16(p[2:]); dp != DefaultGREInUDPPort && dp != port {
+					return n
+				}
+				n++
+				layer, p = layerGRE, p[udpHeaderLen:]
+			default:
+				return n
+			}
 		}
 	}
 	return n
 }
+
+// firstByte returns p[0], or 0 for an empty p.
+func firstByte(p []byte) byte {
+	if len(p) == 0 {
+		return 0
+	}
+	return p[0]
+}
+
+// EtherTypes of VLAN tags (IEEE 802.1Q, 802.1ad) the loop guard looks
+// through.
+const (
+	etherVLAN = 0x8100
+	etherQinQ = 0x88a8
+)
 
 // maxFragments bounds the fragments one packet is cut into; a packet that
 // would need more (a huge packet over a tiny MTU) is counted as TxTooBig.
