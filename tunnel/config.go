@@ -174,8 +174,11 @@ type KeepaliveConfig struct {
 // underlay instead of to the overlay. Only requests whose inner source is
 // this tunnel's local address and whose inner destination is this
 // tunnel's remote, the outer ones swapped, are reflected, never to a
-// destination that [gre.Reflectable] refuses, and at most [ReflectRate]
-// per second (burst [ReflectBurst]); the others are dropped and counted in
+// destination that [gre.Reflectable] refuses, never one with IP options,
+// and at most [ReflectRate] per second (burst [ReflectBurst]) from each
+// source: the tunnel's remote, or with AnySource each other one, so that
+// no source can spend another's share.
+// The others are dropped and counted in
 // ReflectRefused. ModeGRE only. Off by default: the request is then
 // delivered to the overlay like any packet, for the host to route.
 type ReflectConfig struct {
@@ -248,9 +251,9 @@ const (
 	MinKeepalive = 10 * time.Millisecond
 )
 
-// Reflector rate limit: each tunnel with Reflect answers at most
-// ReflectRate keepalive requests per second, with bursts of ReflectBurst
-// (a golang.org/x/time/rate token bucket).
+// Reflector rate limits: a tunnel with Reflect answers at most
+// ReflectRate keepalive requests per second, with bursts of ReflectBurst,
+// from each source (golang.org/x/time/rate token buckets).
 const (
 	ReflectRate  = 10
 	ReflectBurst = 10

@@ -105,8 +105,9 @@
 // whose inner addresses are those swapped are reflected (Reflect.AnySource drops
 // the first condition for tunnels with remote any), never to a broadcast,
 // multicast, loopback, unspecified or link-local destination
-// ([gre.Reflectable]), and at most [ReflectRate] a second per tunnel
-// (burst [ReflectBurst]); the others are dropped and counted in
+// ([gre.Reflectable]), never with IP options, and at most [ReflectRate] a
+// second (burst [ReflectBurst]) from each source, so that strangers
+// cannot spend the remote's share; the others are dropped and counted in
 // Stats.ReflectRefused. Reflected requests count in
 // Stats.KeepalivesReflected.
 //

@@ -147,16 +147,63 @@ func (t *Tunnel) keepaliveLoop() {
 	}
 }
 
-// reflector is the state of a tunnel with Config.Reflect.Enable.
+// reflector is the state of a tunnel with Config.Reflect.Enable. Its rate
+// limits are per source: the tunnel's remote has a bucket of its own, and
+// with Reflect.AnySource each other source has one too (up to
+// reflectSources of them), so that no source can spend another's: 50
+// strangers sharing one bucket left the real peer's requests unanswered.
 type reflector struct {
-	mu    sync.Mutex // one write at a time: several underlays may deliver
-	lim   *rate.Limiter
-	bufs  [1][]byte
-	peers [1]netip.AddrPort
+	mu      sync.Mutex // one write at a time: several underlays may deliver
+	peer    *rate.Limiter
+	srcMu   sync.Mutex
+	sources map[netip.Addr]*rate.Limiter // AnySource: one bucket per source
+	bufs    [1][]byte
+	peers   [1]netip.AddrPort
 }
 
-func newReflector() *reflector {
-	return &reflector{lim: rate.NewLimiter(ReflectRate, ReflectBurst)}
+// reflectSources bounds the sources a reflector keeps a bucket for; when
+// the table is full, sources whose bucket has refilled (idle for a second)
+// make room, and a new source finds none while every one of them is busy.
+const reflectSources = 1024
+
+func newReflector(anySource bool) *reflector {
+	rf := &reflector{peer: rate.NewLimiter(ReflectRate, ReflectBurst)}
+	if anySource {
+		rf.sources = map[netip.Addr]*rate.Limiter{}
+	}
+	return rf
+}
+
+// allow takes a token for a request from osrc: from the tunnel's remote,
+// out of its own bucket; from another source (AnySource), out of that
+// source's. Only requests that passed every check of the tunnel get here,
+// so a new source's bucket (an allocation) is not made per packet of a
+// flood from outside.
+func (rf *reflector) allow(osrc netip.Addr, remote bool, now time.Time) bool {
+	if remote {
+		return rf.peer.AllowN(now, 1)
+	}
+	if rf.sources == nil {
+		return false
+	}
+	rf.srcMu.Lock()
+	defer rf.srcMu.Unlock()
+	lim := rf.sources[osrc]
+	if lim == nil {
+		if len(rf.sources) >= reflectSources {
+			for a, l := range rf.sources {
+				if l.TokensAt(now) >= ReflectBurst {
+					delete(rf.sources, a)
+				}
+			}
+			if len(rf.sources) >= reflectSources {
+				return false
+			}
+		}
+		lim = rate.NewLimiter(ReflectRate, ReflectBurst)
+		rf.sources[osrc] = lim
+	}
+	return lim.AllowN(now, 1)
 }
 
 // keepaliveShaped reports whether the inner packet p looks like a keepalive
@@ -183,8 +230,11 @@ func (t *Tunnel) tryReflect(p []byte, osrc, odst netip.Addr, now time.Time) bool
 	if rf == nil || !keepaliveShaped(p) {
 		return false
 	}
+	// A request with IP options is refused: reflected as it is, its
+	// options (a source route, a record route) would act on our behalf.
+	fromPeer := osrc == t.remote().Addr() && odst == t.local
 	reply, to, err := matcher.Match(p, osrc, odst)
-	if err != nil || (!t.cfg.Reflect.AnySource && (osrc != t.remote().Addr() || odst != t.local)) || !rf.lim.AllowN(now, 1) {
+	if err != nil || p[0]&0x0f != iphdr.IPv4MinLen/4 || (!t.cfg.Reflect.AnySource && !fromPeer) || !rf.allow(osrc, fromPeer, now) {
 		t.stats.reflRefused.Add(1)
 		return true
 	}

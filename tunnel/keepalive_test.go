@@ -388,3 +388,56 @@ func TestReflectRateLimit(t *testing.T) {
 	assert.GreaterOrEqual(t, s.KeepalivesReflected, uint64(tunnel.ReflectBurst))
 	assert.Equal(t, uint64(n), s.KeepalivesReflected+s.ReflectRefused)
 }
+
+// TestReflectPerSource: each source has its own rate limit, so strangers
+// cannot spend the peer's share: 50 of them flooding requests at a tunnel
+// with remote any and Reflect.AnySource left the real peer's keepalives
+// unanswered and took its line down. In a synctest bubble, so no token
+// comes back while the test runs.
+func TestReflectPerSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newReflectRig(t, func(c1 *tunnel.Config) { c1.Remote, c1.Reflect.AnySource = netip.Addr{}, true })
+		var flood [][]byte
+		for i := range 50 {
+			s := netip.AddrFrom4([4]byte{203, 0, 113, byte(100 + i)})
+			req, _ := request(t, s, end1v4, s)
+			for range 2 * tunnel.ReflectBurst {
+				flood = append(flood, req)
+			}
+		}
+		inject(t, p, flood...)
+		synctest.Wait()
+		s := p.t1.Stats()
+		assert.Equal(t, uint64(50*tunnel.ReflectBurst), s.KeepalivesReflected, "a burst each")
+		assert.Equal(t, uint64(50*tunnel.ReflectBurst), s.ReflectRefused, "the rest refused")
+		// The peer's requests are all answered all the same.
+		req, _ := request(t, end2v4, end1v4, end2v4)
+		for range tunnel.ReflectBurst {
+			inject(t, p, req)
+		}
+		synctest.Wait()
+		assert.Equal(t, uint64(51*tunnel.ReflectBurst), p.t1.Stats().KeepalivesReflected, "every request of the peer")
+		assert.Equal(t, uint64(50*tunnel.ReflectBurst), p.t1.Stats().ReflectRefused)
+	})
+}
+
+// TestReflectRefusesOptions: a request whose inner IPv4 header carries
+// options is refused: reflected as it is, a source or record route in it
+// would act on our behalf.
+func TestReflectRefusesOptions(t *testing.T) {
+	p := newReflectRig(t, nil)
+	_, reply := request(t, end2v4, end1v4, end2v4)
+	// The same request with a 4-byte option (NOP ×3, end) in its header.
+	withOpt := make([]byte, 0, len(reply)+4)
+	withOpt = append(withOpt, reply[:20]...)
+	withOpt = append(withOpt, 1, 1, 1, 0)
+	withOpt = append(withOpt, reply[20:]...)
+	h := iphdr.IPv4(withOpt)
+	h.SetVersionIHL(24)
+	h.SetTotalLen(uint16(len(withOpt)))
+	h.ComputeChecksum()
+	inject(t, p, seedGRE(t, end2v4, end1v4, gre.Config{}, withOpt))
+	s, _ := settled(t, p, 1)
+	assert.Equal(t, uint64(1), s.ReflectRefused)
+	assert.Zero(t, s.KeepalivesReflected)
+}

@@ -132,7 +132,7 @@ func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, erro
 		t.ka = newKeepalive(&cfg)
 	}
 	if cfg.Reflect.Enable {
-		t.refl = newReflector()
+		t.refl = newReflector(cfg.Reflect.AnySource)
 	}
 	if cfg.Shape.Rate > 0 {
 		t.shape = newShaper(&cfg, ul.mtu)
