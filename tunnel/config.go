@@ -120,10 +120,11 @@ type Config struct {
 	// FDB bounds the MAC learning of a broadcast gretap tunnel.
 	FDB FDBConfig
 	// Roam lets the remote follow the peer: the tunnel sends to the outer
-	// source (and, for GRE-in-UDP, the UDP source port) of the last
-	// packet that passed every one of its checks (key, checksum, sequence
-	// number), so a peer behind NAT or with a dynamic address keeps its
-	// tunnel. Remote is the first peer and must be set; the tunnel then
+	// source (and, for GRE-in-UDP, the UDP source port) of packets that
+	// passed every one of its checks (key, checksum, sequence number):
+	// three in a row, or with iseq one numbered near the last delivered
+	// (see the package doc), so a peer behind NAT or with a dynamic
+	// address keeps its tunnel. Remote is the first peer and must be set; the tunnel then
 	// receives from any source address. Not for ModeMobile. Off by
 	// default, and think before turning it on: a GRE key is not
 	// authentication (it travels in clear and, without sequence numbers,

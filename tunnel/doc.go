@@ -136,19 +136,27 @@
 // # Roaming
 //
 // With Config.Roam, the tunnel's remote follows its peer (GRE behind NAT,
-// dynamic addresses): every packet that passes all of the tunnel's checks
-// — key, checksum, sequence number in the window — moves the remote to its
-// outer source address, and for GRE-in-UDP to its UDP source port; the
-// next packet sent goes there ([Tunnel.Remote], Stats.RemoteChanges). The
+// dynamic addresses): packets that pass all of the tunnel's checks — key,
+// checksum, sequence number in the window — move the remote to their
+// outer source address, and for GRE-in-UDP to their UDP source port; the
+// next packet sent goes there ([Tunnel.Remote], Stats.RemoteChanges).
+// Without iseq, three packets in a row must come from the new source; with
+// iseq, the packet's sequence number must be at most 64 ahead of the last
+// one delivered. Loopback, broadcast, multicast, unspecified and the
+// tunnel's own addresses are never moved to (Stats.RoamRefused). The
 // tunnel is entered in the demux table with remote any, so that packets
 // from a new source still find it (a tunnel with the same local and key
-// and a fixed remote takes the packets from that remote first). A GRE key
-// is not authentication: it is sent in clear, and anyone who can send the
-// tunnel one packet with the right key (and a right checksum and a
-// sequence number in the window, when those are required) moves the
-// tunnel to themselves and receives its traffic. Roam is off by default;
-// use it over an underlay that authenticates its peers, or only where
-// that risk is accepted.
+// and a fixed remote takes the packets from that remote first).
+//
+// What this does not protect against: a GRE key is not authentication. It
+// is sent in clear, and anyone who sees the traffic (or guesses the key)
+// can send three packets, or one with a sequence number just past the
+// last, and receive the tunnel's traffic. Sequence numbers do not stop a
+// blind attacker with the key from disrupting the tunnel either: the RFC
+// 2890 window accepts any number in the half ahead of the last one, so one
+// such packet moves the window past the real peer, whose packets are then
+// dropped as late. Roam is off by default; use it over an underlay that
+// authenticates its peers, or only where that risk is accepted.
 //
 // # NBMA tunnels
 //

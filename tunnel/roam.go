@@ -70,12 +70,62 @@ func (t *Tunnel) remote() netip.AddrPort {
 // last packet that passed every check. The port is 0 but for GRE-in-UDP.
 func (t *Tunnel) Remote() netip.AddrPort { return t.remote() }
 
+// Roaming bounds. A packet from a new source moves the tunnel only when it
+// is likely the peer's, not a blind attacker's who knows the key:
+//   - with iseq, its sequence number is at most roamSeqDistance ahead of
+//     the last one delivered (a blind guess hits with probability 2^-25,
+//     where the window alone accepts half of all numbers);
+//   - without iseq, roamConfirm packets in a row came from that source.
+const (
+	roamSeqDistance = 64
+	roamConfirm     = 3
+)
+
+// roamState is a roaming tunnel's candidate: the new source seen and how
+// many packets in a row came from it.
+type roamState struct {
+	mu    sync.Mutex
+	cand  netip.AddrPort
+	count int
+}
+
+// roamable reports whether a roaming tunnel may move to a: a unicast
+// address of its outer family that is not loopback, unspecified,
+// broadcast or its own (a spoofed packet from the host's own address made
+// the tunnel send to itself).
+func (t *Tunnel) roamable(a netip.Addr) bool {
+	return a.IsValid() && a.Is6() == t.outer6() && !a.IsMulticast() && !a.IsUnspecified() && !a.IsLoopback() &&
+		!a.Is4In6() && a != t.local && !(a.Is4() && a.As4() == limitedBroadcast)
+}
+
 // roamTo moves a roaming tunnel to from, the source of a packet that
-// passed every check.
-func (t *Tunnel) roamTo(from netip.AddrPort) {
-	if !t.cfg.Roam || t.roamPeer.load() == from {
+// passed every check, if the roaming rules allow it: near says its
+// sequence number was near the last delivered one (true without iseq,
+// where roamConfirm packets in a row decide instead).
+func (t *Tunnel) roamTo(from netip.AddrPort, near bool) {
+	if !t.cfg.Roam {
 		return
 	}
+	rs := &t.roam
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if t.roamPeer.load() == from {
+		rs.count = 0
+		return
+	}
+	if !t.roamable(from.Addr()) || !near {
+		t.stats.roamRefused.Add(1)
+		return
+	}
+	if !t.cfg.ISeq {
+		if rs.cand != from {
+			rs.cand, rs.count = from, 0
+		}
+		if rs.count++; rs.count < roamConfirm {
+			return
+		}
+	}
+	rs.cand, rs.count = netip.AddrPort{}, 0
 	t.roamPeer.store(from)
 	t.stats.remoteChanges.Add(1)
 	if t.log != nil {

@@ -32,21 +32,26 @@ func TestRoamGREInUDP(t *testing.T) {
 			inject(t, p, seedGRE(t, netip.Addr{}, netip.Addr{}, gre.Config{}, in))
 			recv(t, p.o1)
 			assert.Equal(t, netip.AddrPortFrom(end2v4, tunnel.DefaultGREInUDPPort), p.t1.Remote())
-			_, err := q2.WriteBatch([][]byte{seedGRE(t, netip.Addr{}, netip.Addr{}, gre.Config{}, in)}, []netip.AddrPort{{}}, 0)
+			// Three packets in a row from the new source (roamConfirm:
+			// without iseq one packet is not enough to move).
+			pkt := seedGRE(t, netip.Addr{}, netip.Addr{}, gre.Config{}, in)
+			_, err := q2.WriteBatch([][]byte{pkt, pkt, pkt}, []netip.AddrPort{{}, {}, {}}, 0)
 			require.NoError(t, err)
 			if !roam {
-				eventually(t, func() bool { return p.e1.Stats().RxNoTunnel == 1 }, "no tunnel")
+				eventually(t, func() bool { return p.e1.Stats().RxNoTunnel == 3 }, "no tunnel")
 				assert.Equal(t, uint64(1), p.t1.Stats().RxPackets)
 				return
 			}
-			recv(t, p.o1)
+			for range 3 {
+				recv(t, p.o1)
+			}
 			assert.Equal(t, natted, p.t1.Remote())
 			require.NoError(t, p.o1.Inject(in))
 			readWire(t, p.p2)
 			assert.Equal(t, natted, p.p1.LastDest(), "sent to the new address and port")
 			s := p.t1.Stats()
 			assert.Equal(t, uint64(1), s.RemoteChanges)
-			assert.Equal(t, uint64(2), s.RxPackets)
+			assert.Equal(t, uint64(4), s.RxPackets)
 			assert.Zero(t, p.e1.Stats().RxNoTunnel)
 		})
 	}
@@ -105,4 +110,79 @@ func TestRoamConfig(t *testing.T) {
 	} {
 		require.ErrorIs(t, c.Validate(), tunnel.ErrConfigRoam, c.Name)
 	}
+}
+
+// roamPkt builds a GRE packet from src to end 1 with key 5 and, when seq
+// is not nil, a sequence number.
+func roamPkt(t *testing.T, src netip.Addr, seq *uint32) []byte {
+	f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: 5}
+	if seq != nil {
+		f.SeqPresent, f.Seq = true, *seq
+	}
+	g, err := f.Append(nil, inner4(60, 64, 0, false))
+	require.NoError(t, err)
+	o, err := outer.NewEncapsulator(outer.Config{Local: src, Remote: end1v4, TTL: 64})
+	require.NoError(t, err)
+	b := append(make([]byte, o.Overhead()), g...)
+	start, err := o.Prepend(b, o.Overhead(), outer.ProtoGRE, outer.Inner{})
+	require.NoError(t, err)
+	return b[start:]
+}
+
+// TestRoamRefused: a roaming tunnel never moves to a loopback, broadcast
+// or its own address (a spoofed packet from the host's own address made it
+// send to itself); the packets are delivered, the refusals counted.
+func TestRoamRefused(t *testing.T) {
+	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.Roam, c1.IKey, c1.OKey = true, tunnel.KeyOf(5), tunnel.KeyOf(5)
+	}, true)
+	var pkts [][]byte
+	for _, src := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("255.255.255.255"), end1v4} {
+		for range 3 {
+			pkts = append(pkts, roamPkt(t, src, nil))
+		}
+	}
+	inject(t, p, pkts...)
+	s, _ := settled(t, p, uint64(len(pkts)))
+	assert.Equal(t, uint64(len(pkts)), s.RxPackets)
+	assert.Equal(t, uint64(len(pkts)), s.RoamRefused)
+	assert.Zero(t, s.RemoteChanges)
+	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote())
+}
+
+// TestRoamConfirm: without iseq, a roaming tunnel moves after three
+// packets in a row from the new source, not after one; a packet from the
+// current peer in between starts the count again.
+func TestRoamConfirm(t *testing.T) {
+	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.Roam, c1.IKey, c1.OKey = true, tunnel.KeyOf(5), tunnel.KeyOf(5)
+	}, true)
+	moved := netip.MustParseAddr("198.51.100.77")
+	inject(t, p, roamPkt(t, moved, nil), roamPkt(t, moved, nil), roamPkt(t, end2v4, nil), roamPkt(t, moved, nil), roamPkt(t, moved, nil))
+	settled(t, p, 5)
+	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "two in a row are not enough")
+	inject(t, p, roamPkt(t, moved, nil))
+	settled(t, p, 6)
+	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "the third in a row moves it")
+	assert.Equal(t, uint64(1), p.t1.Stats().RemoteChanges)
+}
+
+// TestRoamSeqDistance: with iseq, a packet from a new source moves the
+// tunnel only if its sequence number is near the last delivered one: the
+// window alone accepts half of all numbers, so a blind attacker with the
+// key would move it with probability 1/2 per packet.
+func TestRoamSeqDistance(t *testing.T) {
+	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, tunnel.KeyOf(5), tunnel.KeyOf(5), true
+	}, true)
+	moved := netip.MustParseAddr("198.51.100.77")
+	seq := func(n uint32) *uint32 { return &n }
+	inject(t, p, roamPkt(t, end2v4, seq(100)), roamPkt(t, moved, seq(100+1<<20)))
+	s, _ := settled(t, p, 2)
+	assert.Equal(t, uint64(2), s.RxPackets, "in the window: delivered")
+	assert.Equal(t, uint64(1), s.RoamRefused)
+	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "too far ahead to move it")
+	inject(t, p, roamPkt(t, moved, seq(100+1<<20+3)))
+	settled(t, p, 3)
+	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "near the last one: moved")
 }

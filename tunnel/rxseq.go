@@ -57,10 +57,13 @@ func (s *rxSeq) missed() bool {
 }
 
 // check runs the window on a packet numbered seq and reports whether it is
-// delivered; a drop is counted.
-func (s *rxSeq) check(seq uint32) bool {
+// delivered, and whether it was near the last delivered number (see
+// roamSeqDistance); a drop is counted.
+func (s *rxSeq) check(seq uint32) (ok, near bool) {
 	s.mu.Lock()
-	ok := s.window.Check(seq)
+	last, started := s.window.Last()
+	near = !started || seq-last <= roamSeqDistance
+	ok = s.window.Check(seq)
 	if !ok && s.missed() {
 		s.window.Reset()
 		ok = s.window.Check(seq)
@@ -72,7 +75,7 @@ func (s *rxSeq) check(seq uint32) bool {
 	if !ok {
 		s.t.stats.rxSeq.Add(1)
 	}
-	return ok
+	return ok, near
 }
 
 // push gives packet i of r's batch, numbered seq, to the reorder buffer;
@@ -81,15 +84,18 @@ func (s *rxSeq) check(seq uint32) bool {
 // releases goes into the tunnel's batch of this round. If the buffer keeps
 // the packet, the receiver gets a fresh buffer: the old one belongs to the
 // reorder buffer until it is released. It reports whether the packet was
-// taken (delivered or held); a drop is counted.
-func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) bool {
+// taken (delivered or held), and whether its number was near the last
+// delivered one (see roamSeqDistance); a drop is counted.
+func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) (kept, near bool) {
 	now := r.clock()
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
 		s.t.stats.rxDropped.Add(1)
-		return false
+		return false, false
 	}
+	last, started := s.reorder.Last()
+	near = !started || seq-last <= roamSeqDistance
 	wasEmpty := s.reorder.Len() == 0
 	out, kept := s.reorder.Push(s.ready[:0], seq, w, now)
 	if !kept && s.missed() {
@@ -114,7 +120,7 @@ func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) bool {
 		default:
 		}
 	}
-	return kept
+	return kept, near
 }
 
 // deliver adds the packets the reorder buffer released to p, handing their

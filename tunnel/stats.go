@@ -102,8 +102,10 @@ type Stats struct {
 	// or over the rate limit. They are dropped.
 	ReflectRefused uint64
 	// RemoteChanges counts the times a roaming tunnel's remote moved
-	// (Config.Roam).
-	RemoteChanges uint64
+	// (Config.Roam); RoamRefused the packets from a new source that did
+	// not move it (not a unicast address, loopback, the tunnel's own; with
+	// iseq a sequence number too far ahead). The packets are delivered.
+	RemoteChanges, RoamRefused uint64
 
 	// FDBLearned counts MAC addresses a broadcast gretap tunnel learnt
 	// ([Tunnel.FDB]); FDBExpired those removed after Config.FDB.Ageing
@@ -124,6 +126,7 @@ type counters struct {
 	rxPackets, rxBytes, rxCsum, rxSeq, rxFrame, rxDropped, rxMcast, rxECN                    atomic.Uint64
 	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
 	txShaped, kaSent, kaReplies, lineChanges, reflected, reflRefused, remoteChanges          atomic.Uint64
+	roamRefused                                                                              atomic.Uint64
 	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull, fdbRefused                          atomic.Uint64
 }
 
@@ -137,7 +140,7 @@ func (c *counters) snapshot() Stats {
 		TxTooBig: c.txTooBig.Load(), TxInvalid: c.txInvalid.Load(), TxICMP: c.txICMP.Load(), TxFragmented: c.txFrag.Load(),
 		TxShapedDrops: c.txShaped.Load(), KeepalivesSent: c.kaSent.Load(), KeepaliveReplies: c.kaReplies.Load(),
 		LineChanges: c.lineChanges.Load(), KeepalivesReflected: c.reflected.Load(), ReflectRefused: c.reflRefused.Load(),
-		RemoteChanges: c.remoteChanges.Load(), RxLooped: c.rxLooped.Load(),
+		RemoteChanges: c.remoteChanges.Load(), RoamRefused: c.roamRefused.Load(), RxLooped: c.rxLooped.Load(),
 		FDBLearned: c.fdbLearned.Load(), FDBExpired: c.fdbExpired.Load(), FDBMoved: c.fdbMoved.Load(), FDBFull: c.fdbFull.Load(), FDBRefused: c.fdbRefused.Load(),
 	}
 	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused

@@ -53,6 +53,7 @@ type Tunnel struct {
 	refl     *reflector // nil: no reflection
 	shape    *shaper    // nil: not shaped
 	roamPeer peerCell   // the current peer of a roaming tunnel
+	roam     roamState  // a roaming tunnel's candidate peer
 	neigh    neighbors  // the neighbour table of an NBMA tunnel
 	fdb      *fdb       // nil: no MAC learning (only broadcast gretap learns)
 
