@@ -30,7 +30,8 @@
 //     version (0x0800 carrying IPv6 is dropped), the mode must carry it
 //     (ipip6 carries IPv4 only), its header must be whole and its TTL not 0
 //     (RxFrameErrors);
-//   - RFC 6040 decapsulation: outer CE over a Not-ECT inner packet is
+//   - RFC 6040 decapsulation (for gretap, on the IP packet inside the
+//     Ethernet frame, as Linux): outer CE over a Not-ECT inner packet is
 //     dropped (RxFrameErrors), the "(!!!)" combinations are counted
 //     (RxECNAlarms);
 //   - sequence numbers (iseq): a packet without one, at or behind the last

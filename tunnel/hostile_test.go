@@ -155,3 +155,30 @@ func TestLoopGuardUDPAndTap(t *testing.T) {
 	readWire(t, pt.p2)
 	assert.Equal(t, uint64(1), pt.t1.Stats().TxDeadLoop)
 }
+
+// TestGRETapECN: a gretap tunnel applies RFC 6040 to the IP packet inside
+// the Ethernet frame (as Linux's ip_tunnel_rcv does after eth_type_trans):
+// outer CE marks an ECT inner packet CE, outer CE over a Not-ECT inner
+// packet drops it; a frame that is not IP (ARP) passes unchanged.
+func TestGRETapECN(t *testing.T) {
+	p := newPair(t, tunnel.ModeGRETap, nil, tunneltest.Impairment{}, true)
+	withCE := func(frame []byte) []byte {
+		pkt := seedGRE(t, end2v4, end1v4, gre.Config{Protocol: gre.ProtoTEB}, frame)
+		h := iphdr.IPv4(pkt)
+		h.SetTOS(h.TOS() | uint8(outer.CE))
+		h.ComputeChecksum()
+		return pkt
+	}
+	ect := ether(gre.ProtoIPv4, inner4(60, 64, uint8(outer.ECT0), false))
+	notECT := ether(gre.ProtoIPv4, inner4(60, 64, 0, false))
+	arp := ether(gre.ProtoARP, make([]byte, 28))
+	inject(t, p, withCE(ect), withCE(notECT), withCE(arp))
+	got := recv(t, p.o1)
+	in := iphdr.IPv4(got[gre.EthernetMinLen:])
+	assert.Equal(t, outer.CE, outer.ECNOf(in.TOS()), "ECT(0) under outer CE becomes CE")
+	assert.True(t, in.ChecksumValid())
+	assert.Equal(t, arp, recv(t, p.o1), "not IP: unchanged")
+	s, _ := settled(t, p, 3)
+	assert.Equal(t, uint64(1), s.RxFrameErrors, "CE over Not-ECT: dropped")
+	assert.Equal(t, uint64(2), s.RxPackets)
+}

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -32,8 +33,8 @@ type rxDesc struct {
 	csumPresent bool
 	csumValid   bool
 	// ecn: the outer header is not the inner one, so RFC 6040 applies
-	// (not for minimal encapsulation, Ethernet, or GRE-in-UDP, whose
-	// socket keeps the outer header).
+	// (not for minimal encapsulation, nor GRE-in-UDP, whose socket keeps
+	// the outer header); for Ethernet, to the IP packet in the frame.
 	ecn   bool
 	inner []byte
 	// err is a malformed inner packet: counted by the tunnel, once known,
@@ -94,7 +95,7 @@ func decapGRE(d *rxDesc, pkt []byte, o *outer.Outer) error {
 	}
 	d.proto = h.Protocol()
 	if d.proto == gre.ProtoTEB && d.class == demux.ClassGRE {
-		d.class, d.ecn = demux.ClassGRETap, false
+		d.class = demux.ClassGRETap
 	}
 	if k, ok := h.Key(); ok {
 		d.key, d.hasKey = uint32(k), true
@@ -251,6 +252,31 @@ func (r *receiver) handle(i int) {
 	d.inner = nil
 }
 
+// ethernetIP returns the IPv4 or IPv6 packet an Ethernet frame carries,
+// behind any 802.1Q/802.1ad tags, or nil when it carries something else
+// (ARP...) or a packet whose version is not the EtherType's: RFC 6040 then
+// does not apply, as in Linux, whose IP_ECN_decapsulate leaves a frame
+// that is not IP alone.
+func ethernetIP(f []byte) []byte {
+	if len(f) < gre.EthernetMinLen {
+		return nil
+	}
+	et, p := binary.BigEndian.Uint16(f[12:]), f[gre.EthernetMinLen:]
+	for et == etherVLAN || et == etherQinQ {
+		if len(p) < 4 {
+			return nil
+		}
+		et, p = binary.BigEndian.Uint16(p[2:]), p[4:]
+	}
+	switch {
+	case len(p) == 0:
+		return nil
+	case gre.Protocol(et) == gre.ProtoIPv4 && p[0]>>4 == 4, gre.Protocol(et) == gre.ProtoIPv6 && p[0]>>4 == 6:
+		return p
+	}
+	return nil
+}
+
 // errMode is an inner packet that the tunnel's mode does not carry; it is
 // counted as a frame error.
 var errMode = errors.New("tunnel: inner packet does not fit the mode")
@@ -285,14 +311,19 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 		return
 	}
 	inner := d.inner
-	if d.ecn {
-		alarm, err := outer.ApplyECN(inner, o.ECN())
-		if err != nil {
-			st.rxFrame.Add(1)
-			return
+	if ip := inner; d.ecn {
+		if d.proto == gre.ProtoTEB {
+			ip = ethernetIP(inner) // as Linux's ip_tunnel_rcv, after eth_type_trans
 		}
-		if alarm {
-			st.rxECN.Add(1)
+		if ip != nil {
+			alarm, err := outer.ApplyECN(ip, o.ECN())
+			if err != nil {
+				st.rxFrame.Add(1)
+				return
+			}
+			if alarm {
+				st.rxECN.Add(1)
+			}
 		}
 	}
 	if o.Dst.IsMulticast() {
