@@ -7,7 +7,8 @@
 // so on stderr and exits with status 1.
 //
 //	gretun -name NAME -mode MODE -local ADDR -remote ADDR
-//	       [-ikey K] [-okey K] [-key K] [-icsum] [-ocsum] [-csum]
+//	       [-allow-any-remote] [-ikey K] [-okey K] [-key K]
+//	       [-icsum] [-ocsum] [-csum]
 //	       [-iseq] [-oseq] [-seq] [-reorder N] [-ttl N|inherit]
 //	       [-tos 0xNN|inherit] [-nopmtudisc] [-dev LINK] [-mtu N]
 //	       [-addr PREFIX]... [-route PREFIX]... [-port N] [-lport N]
@@ -30,6 +31,21 @@
 //	ip netns exec b gretun -name gre1 -mode gre -local 198.51.100.2 \
 //	    -remote 198.51.100.1 -key 5 -csum -seq -addr 192.0.2.2/30 &
 //	ip netns exec a ping 192.0.2.2
+//
+// -remote is required: the tunnel takes packets from that address alone.
+// -remote any takes them from every host and has no peer to send to, a
+// receive-only sink; it needs -allow-any-remote as well, so that nobody
+// runs one by leaving -remote out. -local may be left out (or be any):
+// outer packets then leave from the route's source address, and the
+// socket takes packets sent to any address of the host.
+//
+// A GRE tunnel without an input key (-key or -ikey) tells its packets
+// from anyone else's by the outer source address alone, which any host
+// can forge. When it takes packets on a public address (-local, or with
+// local any one of the host's addresses, that is not private, loopback
+// or link-local), gretun logs a warning at start:
+//
+//	time=2026-06-01T10:00:00.000Z level=WARN msg="keyless GRE tunnel on a public address: any host can inject packets; set -key" tunnel=gre1 local=198.51.100.1
 //
 // At start gretun prints the tunnel as `ip tunnel show` does:
 //

@@ -77,7 +77,8 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"gre-in-udp default ports", []string{"-mode", "gre-in-udp"}, func(o *options) {
 			o.cfg.Mode, o.cfg.Port, o.lport = tunnel.ModeGREInUDP, 4754, 4754
 		}},
-		{"any", []string{"-local", "any", "-remote", "any"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+		{"any", []string{"-local", "any", "-remote", "any", "-allow-any-remote"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+		{"remote 0.0.0.0", []string{"-remote", "0.0.0.0", "-allow-any-remote"}, func(o *options) { o.cfg.Remote = netip.IPv4Unspecified() }},
 		{"keepalive", []string{"-keepalive", "10s", "-keepalive-retries", "3"}, func(o *options) {
 			o.cfg.Keepalive.Period, o.cfg.Keepalive.Retries = 10*time.Second, 3
 		}},
@@ -89,7 +90,7 @@ func TestParseFlagsOptions(t *testing.T) {
 		}},
 		{"keepalive off", []string{"-keepalive", "0"}, func(o *options) {}},
 		{"reflect", []string{"-reflect"}, func(o *options) { o.cfg.Reflect.Enable = true }},
-		{"reflect with remote any", []string{"-reflect", "-remote", "any"}, func(o *options) {
+		{"reflect with remote any", []string{"-reflect", "-remote", "any", "-allow-any-remote"}, func(o *options) {
 			o.cfg.Reflect.Enable, o.cfg.Reflect.AnySource, o.cfg.Remote = true, true, netip.Addr{}
 		}},
 		{"keepalive and reflect", []string{"-keepalive", "5s", "-reflect"}, func(o *options) {
@@ -111,14 +112,60 @@ func TestParseFlagsOptions(t *testing.T) {
 	}
 }
 
+// badFlags is a command line that run must refuse with status 2 and the
+// one-line message msg (a prefix of it).
+type badFlags struct {
+	name string
+	args []string
+	msg  string
+}
+
+// checkBadFlags checks each row: parseFlags refuses it, and run exits 2
+// before it touches the system, with a one-line message and nothing on
+// stdout.
+func checkBadFlags(t *testing.T, rows []badFlags) {
+	t.Helper()
+	for _, tt := range rows {
+		t.Run(tt.name, func(t *testing.T) {
+			// run would set the tunnel up in the test's own network
+			// namespace if the flags passed: stop here if they do.
+			_, err := parseFlags(tt.args)
+			require.Error(t, err, "parseFlags accepts %q", tt.args)
+			var out, errb bytes.Buffer
+			assert.Equal(t, exitUsage, run(tt.args, &out, &errb))
+			assert.Empty(t, out.String())
+			msg := errb.String()
+			assert.True(t, strings.HasPrefix(msg, tt.msg), "message %q, want %q", msg, tt.msg)
+			assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+		})
+	}
+}
+
+// TestRunRemote checks that -remote is required and that remote any needs
+// -allow-any-remote too: a tunnel that takes every host's packets is
+// never the result of a flag left out.
+func TestRunRemote(t *testing.T) {
+	checkBadFlags(t, []badFlags{
+		{"no remote", nil, `gretun: tunnel "tun0": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"no remote, the rest given", []string{"-name", "gre1", "-local", "198.51.100.1", "-key", "5", "-addr", "192.0.2.1/30"},
+			`gretun: tunnel "gre1": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"empty remote", []string{"-remote", ""}, `gretun: tunnel "tun0": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"allow-any-remote alone", []string{"-allow-any-remote"}, `gretun: tunnel "tun0": remote: required`},
+		{"remote any", []string{"-remote", "any"}, `gretun: tunnel "tun0": remote any: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote 0.0.0.0", []string{"-remote", "0.0.0.0"}, `gretun: tunnel "tun0": remote 0.0.0.0: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote ::", []string{"-mode", "ip6gre", "-remote", "::"}, `gretun: tunnel "tun0": remote ::: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote any, local and key given", []string{"-local", "198.51.100.1", "-remote", "any", "-key", "5"}, `gretun: tunnel "tun0": remote any: takes packets from every host`},
+		{"allow-any-remote=false", []string{"-remote", "any", "-allow-any-remote=false"}, `gretun: tunnel "tun0": remote any: takes packets from every host`},
+		{"allow-any-remote with a remote", []string{"-remote", "198.51.100.2", "-allow-any-remote"}, `gretun: tunnel "tun0": allow-any-remote: only with -remote any`},
+	})
+}
+
 // TestRunBadFlags checks that each bad flag ends the daemon before it
-// touches the system, with status 2 and a one-line message.
+// touches the system, with status 2 and a one-line message. The arguments
+// follow "-remote 198.51.100.2" (a later -remote wins), so that each row
+// meets its own error rather than the missing -remote.
 func TestRunBadFlags(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		args []string
-		msg  string
-	}{
+	rows := []badFlags{
 		{"unknown mode", []string{"-mode", "vxlan"}, `gretun: tunnel "tun0": mode vxlan: unknown mode`},
 		{"gretap", []string{"-mode", "gretap"}, `gretun: tunnel "tun0": mode gretap: not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)`},
 		{"bad key", []string{"-key", "1.2.3"}, `gretun: tunnel "tun0": key 1.2.3: gre: ParseKey("1.2.3"): invalid GRE key`},
@@ -146,7 +193,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"keepalive too short", []string{"-keepalive", "1ms"}, `gretun: tunnel "tun0": keepalive 1ms: out of range`},
 		{"keepalive on ipip", []string{"-mode", "ipip", "-keepalive", "10"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
 		{"keepalive on ip6gre", []string{"-mode", "ip6gre", "-local", "2001:db8::1", "-remote", "2001:db8::2", "-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
-		{"keepalive without remote", []string{"-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
+		{"keepalive without remote", []string{"-remote", "any", "-allow-any-remote", "-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
 		{"keepalive-retries 0", []string{"-keepalive-retries", "0"}, `gretun: tunnel "tun0": keepalive-retries 0: out of range`},
 		{"keepalive-retries 256", []string{"-keepalive-retries", "256"}, `gretun: tunnel "tun0": keepalive-retries 256: out of range`},
 		{"keepalive-retries not a number", []string{"-keepalive-retries", "five"}, `gretun: invalid value "five" for flag -keepalive-retries: parse error`},
@@ -157,16 +204,11 @@ func TestRunBadFlags(t *testing.T) {
 		{"metrics port 0", []string{"-metrics", "127.0.0.1:0"}, `gretun: metrics 127.0.0.1:0: port out of range`},
 		{"metrics port too big", []string{"-metrics", "127.0.0.1:70000"}, `gretun: metrics 127.0.0.1:70000: port out of range`},
 		{"metrics port name", []string{"-metrics", "localhost:http"}, `gretun: metrics localhost:http: port out of range`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			assert.Equal(t, exitUsage, run(tt.args, &out, &errb))
-			assert.Empty(t, out.String())
-			msg := errb.String()
-			assert.True(t, strings.HasPrefix(msg, tt.msg), "message %q, want %q", msg, tt.msg)
-			assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
-		})
 	}
+	for i := range rows {
+		rows[i].args = append([]string{"-remote", "198.51.100.2"}, rows[i].args...)
+	}
+	checkBadFlags(t, rows)
 }
 
 func TestRunHelp(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/outer"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/rawsock"
 	"github.com/ipencap/ipencap/tunnel/tundev"
@@ -54,6 +55,15 @@ var errGRETap = errors.New("not supported: a TUN device carries IP packets, gret
 // errUDPOnly refuses -port and -lport on modes other than gre-in-udp.
 var errUDPOnly = errors.New("only mode gre-in-udp has UDP ports")
 
+// Errors of -remote and -allow-any-remote: remote any must be asked for
+// twice, so that nobody runs a tunnel that takes every host's packets by
+// leaving -remote out.
+var (
+	errRemoteRequired = errors.New("required: the peer's address, or any with -allow-any-remote")
+	errRemoteAny      = errors.New("takes packets from every host: add -allow-any-remote to mean it")
+	errAllowAnyRemote = errors.New("only with -remote any")
+)
+
 // parseFlags reads the command line. Its errors are one line each: those
 // of package flag (an unknown flag, a value that is not a number), and
 // *tunnel.ConfigError values for the tunnel's options, with the messages
@@ -66,7 +76,8 @@ func parseFlags(args []string) (*options, error) {
 	name := str("name", "tun0", "tunnel and TUN device `name`")
 	mode := str("mode", "gre", "gre, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
 	local := str("local", "any", "outer source `address`")
-	remote := str("remote", "any", "outer destination `address`")
+	remote := str("remote", "", "outer destination `address`: the peer (required; any needs -allow-any-remote)")
+	allowAny := bln("allow-any-remote", false, "with -remote any: take packets from every host")
 	ikey := str("ikey", "", "key received packets must carry (number or dotted quad)")
 	okey := str("okey", "", "key to send")
 	key := str("key", "", "ikey and okey")
@@ -125,6 +136,16 @@ func parseFlags(args []string) (*options, error) {
 			return nil, configErr(a.field, a.text, err)
 		}
 		*a.dst = addr
+	}
+	// A tunnel with remote any takes packets from every host: a receive
+	// sink nobody should get by leaving out a flag.
+	switch remoteAny := !c.Remote.IsValid() || c.Remote.IsUnspecified(); {
+	case *remote == "":
+		return nil, configErr("remote", "", errRemoteRequired)
+	case remoteAny && !*allowAny:
+		return nil, configErr("remote", *remote, errRemoteAny)
+	case !remoteAny && *allowAny:
+		return nil, configErr("allow-any-remote", "", errAllowAnyRemote)
 	}
 	for _, k := range []struct {
 		field string
@@ -288,6 +309,9 @@ func (l prefixList) Set(s string) error {
 
 const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [options]
   modes: gre ipip sit mobile (IPv4), ip6gre ip6ip6 ipip6 (IPv6), gre-in-udp
+  -remote ADDR             the peer, the one host the tunnel takes packets from (required)
+  -remote any -allow-any-remote
+                           no peer to send to: take packets from every host
   -ikey K -okey K -key K   GRE keys (number or dotted quad)
   -icsum -ocsum -csum      GRE checksums
   -iseq -oseq -seq         GRE sequence numbers; -reorder N holds N packets ahead of a gap
@@ -386,10 +410,13 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	local := c.Local
+	// With local any the socket is bound to no address: it takes packets
+	// sent to every address of the host.
+	local, recv := c.Local, []netip.Addr{c.Local}
 	if !local.IsValid() || local.IsUnspecified() {
-		local = src
+		local, recv = src, hostAddrs(c.Mode, v6)
 	}
+	warnKeyless(log, &c, recv)
 
 	eng := tunnel.NewEngine(tunnel.EngineConfig{Logger: log})
 	ok := false
@@ -443,6 +470,73 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	}
 	ok = true
 	return &daemon{eng: eng, t: t, dev: dev}, nil
+}
+
+// keylessWarning is what gretun logs at start, at level Warn, for a GRE
+// tunnel without an input key that takes packets on an address other
+// networks may reach: only the outer source address (and, with remote
+// any, not even that) tells its packets from anyone else's.
+const keylessWarning = "keyless GRE tunnel on a public address: any host can inject packets; set -key"
+
+// warnKeyless logs keylessWarning once when c is a GRE mode without an
+// input key (-key or -ikey) and one of addrs, the addresses the tunnel
+// takes packets on, is public (see publicAddr).
+func warnKeyless(log *slog.Logger, c *tunnel.Config, addrs []netip.Addr) {
+	if c.Mode.IPProto() != outer.ProtoGRE || c.IKey.Set {
+		return
+	}
+	if a, ok := publicAddr(addrs); ok {
+		log.Warn(keylessWarning, "tunnel", c.Name, "local", addrOrAny(a))
+	}
+}
+
+// publicAddr returns the first of addrs that is neither private (RFC 1918,
+// RFC 4193), loopback nor link-local: an address other networks may reach.
+// An invalid or unspecified address stands for every address of the host
+// and counts as public. Documentation addresses (192.0.2.0/24,
+// 2001:db8::/32) count as public too: they stand for public ones.
+func publicAddr(addrs []netip.Addr) (netip.Addr, bool) {
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsValid() || !(a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// hostAddrs returns the host's addresses of the outer family of a tunnel
+// with local any, whose socket is bound to no address and takes packets
+// sent to any of them (both families for an IPv6 GRE-in-UDP socket, which
+// takes IPv4 too). When they cannot be listed it returns the invalid
+// address, which stands for all of them.
+func hostAddrs(m tunnel.Mode, v6 bool) []netip.Addr {
+	fam := netlink.FAMILY_V4
+	switch {
+	case v6 && m.Framing() == tunnel.FramingUDP:
+		fam = netlink.FAMILY_ALL
+	case v6:
+		fam = netlink.FAMILY_V6
+	}
+	list, err := netlink.AddrList(nil, fam)
+	if err != nil {
+		return []netip.Addr{{}}
+	}
+	addrs := make([]netip.Addr, 0, len(list))
+	for _, a := range list {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			addrs = append(addrs, ip.Unmap())
+		}
+	}
+	return addrs
+}
+
+// addrOrAny formats a, "any" for the invalid or unspecified address.
+func addrOrAny(a netip.Addr) string {
+	if !a.IsValid() || a.IsUnspecified() {
+		return "any"
+	}
+	return a.String()
 }
 
 // underlayInfo returns the MTU of link, or of the route to remote (the
