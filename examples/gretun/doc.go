@@ -56,7 +56,10 @@
 // count of packets no tunnel took) on SIGUSR1, every -stats interval, and
 // once more when it exits. SIGINT or SIGTERM closes the tunnel, removes
 // the device and exits with status 0. A bad flag is reported in one line
-// on stderr, with exit status 2; a failure to set up, with status 1.
+// on stderr, with exit status 2, before gretun touches the system: among
+// them an -mtu out of range and a -name or -dev the kernel would refuse as
+// a device name (more than 15 bytes, "." or "..", or a '/', ':', '%' or
+// space in it). A failure to set up is reported with status 1.
 //
 // -keepalive sends Cisco-style GRE keepalives every PERIOD (10s, or 10
 // for seconds as on a Cisco tunnel interface; 0, the default, is off)
@@ -82,9 +85,10 @@
 // `ip -s tunnel show`. Give it a loopback or management address: it has
 // no authentication.
 //
-// The TUN device gets the tunnel's MTU: -mtu, or the underlay MTU (of
-// -dev, else of the route to -remote, else 1500) less the exact overhead
-// of the mode and options. With local any, outer packets leave from the
+// The TUN device gets the tunnel's MTU: -mtu (68 to 65535, and at least
+// 1280 for sit and ip6ip6, which carry IPv6 alone), or the underlay MTU
+// (of -dev, else of the route to -remote, else 1500) less the exact
+// overhead of the mode and options. With local any, outer packets leave from the
 // route's source address. When the kernel reports a smaller path MTU
 // towards the remote, the tunnel MTU drops and the engine answers larger
 // packets with ICMP "fragmentation needed" or "packet too big"; the

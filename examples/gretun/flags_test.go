@@ -66,6 +66,16 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"tos 0x10", []string{"-tos", "0x10"}, func(o *options) { o.cfg.TOS = 0x10 }},
 		{"nopmtudisc", []string{"-nopmtudisc"}, func(o *options) { o.cfg.NoPMTUDisc = true }},
 		{"dev mtu", []string{"-dev", "eth0", "-mtu", "1400"}, func(o *options) { o.cfg.Link, o.cfg.MTU = "eth0", 1400 }},
+		{"mtu 68", []string{"-mtu", "68"}, func(o *options) { o.cfg.MTU = 68 }},
+		{"mtu 65535", []string{"-mtu", "65535"}, func(o *options) { o.cfg.MTU = 65535 }},
+		{"mtu 1280 sit", []string{"-mode", "sit", "-mtu", "1280"}, func(o *options) { o.cfg.Mode, o.cfg.MTU = tunnel.ModeSIT, 1280 }},
+		{"mtu 68 ipip6", []string{"-mode", "ipip6", "-local", "2001:db8::1", "-remote", "2001:db8::2", "-mtu", "68"}, func(o *options) {
+			o.cfg.Mode, o.cfg.MTU = tunnel.ModeIPIP6, 68
+			o.cfg.Local, o.cfg.Remote = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		}},
+		{"name of 15 bytes", []string{"-name", "abcdefghijklmno"}, func(o *options) { o.cfg.Name = "abcdefghijklmno" }},
+		{"name with dots and dashes", []string{"-name", "gre-1.v_2"}, func(o *options) { o.cfg.Name = "gre-1.v_2" }},
+		{"dev of 15 bytes", []string{"-dev", "abcdefghijklmno"}, func(o *options) { o.cfg.Link = "abcdefghijklmno" }},
 		{"addrs routes", []string{"-addr", "192.0.2.1/30", "-addr", "2001:db8:1::1/64", "-route", "203.0.113.0/24"}, func(o *options) {
 			o.addrs = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/30"), netip.MustParsePrefix("2001:db8:1::1/64")}
 			o.routes = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
@@ -188,6 +198,31 @@ func TestRunBadFlags(t *testing.T) {
 		{"unknown flag", []string{"-foo"}, `gretun: flag provided but not defined: -foo`},
 		{"argument", []string{"extra"}, `gretun: unexpected argument "extra"`},
 		{"empty name", []string{"-name", ""}, `gretun: tunnel "": name "": name empty or already in use`},
+		// The device name, as the kernel's dev_valid_name checks it.
+		{"name of 16 bytes", []string{"-name", "abcdefghijklmnop"}, `gretun: tunnel "abcdefghijklmnop": name "abcdefghijklmnop": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"name of 8 runes, 16 bytes", []string{"-name", "éééééééé"}, `gretun: tunnel "éééééééé": name "éééééééé": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"name with /", []string{"-name", "gre/1"}, `gretun: tunnel "gre/1": name "gre/1": not a device name: contains '/'`},
+		{"name with :", []string{"-name", "gre:1"}, `gretun: tunnel "gre:1": name "gre:1": not a device name: contains ':'`},
+		{"name with a space", []string{"-name", "gre 1"}, `gretun: tunnel "gre 1": name "gre 1": not a device name: contains ' '`},
+		{"name with a tab", []string{"-name", "gre\t1"}, `gretun: tunnel "gre\t1": name "gre\t1": not a device name: contains '\t'`},
+		{"name with a newline", []string{"-name", "gre1\n"}, `gretun: tunnel "gre1\n": name "gre1\n": not a device name: contains '\n'`},
+		{"name with NUL", []string{"-name", "gre\x001"}, `gretun: tunnel "gre\x001": name "gre\x001": not a device name: contains '\x00'`},
+		{"name pattern", []string{"-name", "gre%d"}, `gretun: tunnel "gre%d": name "gre%d": not a device name: contains '%'`},
+		{"name .", []string{"-name", "."}, `gretun: tunnel ".": name ".": not a device name: . and .. are not allowed`},
+		{"name ..", []string{"-name", ".."}, `gretun: tunnel "..": name "..": not a device name: . and .. are not allowed`},
+		{"dev of 16 bytes", []string{"-dev", "abcdefghijklmnop"}, `gretun: tunnel "tun0": dev "abcdefghijklmnop": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"dev with /", []string{"-dev", "../eth0"}, `gretun: tunnel "tun0": dev "../eth0": not a device name: contains '/'`},
+		{"dev ..", []string{"-dev", ".."}, `gretun: tunnel "tun0": dev "..": not a device name: . and .. are not allowed`},
+		// The MTU: 68 (RFC 791), 1280 for the modes that carry IPv6
+		// alone (RFC 8200), at most 65535; 0 is the default, automatic.
+		{"mtu 10", []string{"-mtu", "10"}, `gretun: tunnel "tun0": mtu 10: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 67", []string{"-mtu", "67"}, `gretun: tunnel "tun0": mtu 67: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu -1", []string{"-mtu", "-1"}, `gretun: tunnel "tun0": mtu -1: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 65536", []string{"-mtu", "65536"}, `gretun: tunnel "tun0": mtu 65536: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 67 ipip", []string{"-mode", "ipip", "-mtu", "67"}, `gretun: tunnel "tun0": mtu 67: out of range: 0 (automatic) or 68 to 65535 for mode ipip`},
+		{"mtu 1279 sit", []string{"-mode", "sit", "-mtu", "1279"}, `gretun: tunnel "tun0": mtu 1279: out of range: 0 (automatic) or 1280 to 65535 for mode sit`},
+		{"mtu 1279 ip6ip6", []string{"-mode", "ip6ip6", "-remote", "2001:db8::2", "-mtu", "1279"}, `gretun: tunnel "tun0": mtu 1279: out of range: 0 (automatic) or 1280 to 65535 for mode ip6ip6`},
+		{"mtu 10 gre-in-udp", []string{"-mode", "gre-in-udp", "-mtu", "10"}, `gretun: tunnel "tun0": mtu 10: out of range: 0 (automatic) or 68 to 65535 for mode gre-in-udp`},
 		{"keepalive not a duration", []string{"-keepalive", "often"}, `gretun: invalid value "often" for flag -keepalive: not a duration (10s) or a number of seconds`},
 		{"keepalive negative", []string{"-keepalive", "-1s"}, `gretun: invalid value "-1s" for flag -keepalive: negative`},
 		{"keepalive too short", []string{"-keepalive", "1ms"}, `gretun: tunnel "tun0": keepalive 1ms: out of range`},

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/vishvananda/netlink"
 
@@ -73,7 +74,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.SetOutput(io.Discard)
 	o := &options{}
 	str, bln := fs.String, fs.Bool
-	name := str("name", "tun0", "tunnel and TUN device `name`")
+	name := str("name", "tun0", "tunnel and TUN device `name` (at most 15 bytes; no '/', ':', '%' or space)")
 	mode := str("mode", "gre", "gre, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
 	local := str("local", "any", "outer source `address`")
 	remote := str("remote", "", "outer destination `address`: the peer (required; any needs -allow-any-remote)")
@@ -88,7 +89,7 @@ func parseFlags(args []string) (*options, error) {
 	tos := str("tos", "", "outer TOS in hex (0xNN or NN, as iproute2), or inherit")
 	nopmtudisc := bln("nopmtudisc", false, "clear DF on outer packets (needs ttl inherit)")
 	dev := str("dev", "", "underlay `link` to bind to")
-	mtu := fs.Int("mtu", 0, "tunnel MTU; 0: the underlay MTU less the overhead")
+	mtu := fs.Int("mtu", 0, "tunnel MTU, 68–65535 (1280–65535 for sit and ip6ip6); 0: the underlay MTU less the overhead")
 	port := fs.Uint("port", tunnel.DefaultGREInUDPPort, "gre-in-udp: UDP destination `port`")
 	lport := fs.Uint("lport", tunnel.DefaultGREInUDPPort, "gre-in-udp: local UDP `port`")
 	statsEvery := fs.Duration("stats", 0, "print the counters every `interval` (0: only on SIGUSR1 and at exit)")
@@ -113,6 +114,14 @@ func parseFlags(args []string) (*options, error) {
 	c.Name = *name
 	configErr := func(field, value string, err error) error {
 		return &tunnel.ConfigError{Tunnel: c.Name, Field: field, Value: value, Err: err}
+	}
+	if err := checkDevName(*name); err != nil {
+		return nil, configErr("name", strconv.Quote(*name), err)
+	}
+	if *dev != "" {
+		if err := checkDevName(*dev); err != nil {
+			return nil, configErr("dev", strconv.Quote(*dev), err)
+		}
 	}
 
 	m, err := tunnel.ParseMode(*mode)
@@ -186,6 +195,10 @@ func parseFlags(args []string) (*options, error) {
 	}
 	c.NoPMTUDisc = *nopmtudisc
 	c.Link = *dev
+	if lo := minMTU(m); *mtu != 0 && (*mtu < lo || *mtu > tunnel.MaxPacket) {
+		return nil, configErr("mtu", strconv.Itoa(*mtu),
+			fmt.Errorf("%w: 0 (automatic) or %d to %d for mode %s", tunnel.ErrConfigRange, lo, tunnel.MaxPacket, m))
+	}
 	c.MTU = *mtu
 	for _, p := range []struct {
 		field string
@@ -234,6 +247,46 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// minMTU is the smallest tunnel MTU of mode m: 1280 for the modes that
+// carry IPv6 alone (RFC 8200 §5), 68 for the others (RFC 791), as the
+// engine checks it when it adds the tunnel.
+func minMTU(m tunnel.Mode) int {
+	if m == tunnel.ModeSIT || m == tunnel.ModeIP6IP6 {
+		return 1280
+	}
+	return 68
+}
+
+// maxDevName is the longest device name the kernel takes: IFNAMSIZ-1
+// bytes.
+const maxDevName = 15
+
+// errDevName refuses a -name or -dev the kernel would refuse as a device
+// name.
+var errDevName = errors.New("not a device name")
+
+// checkDevName checks a device name as the kernel's dev_valid_name does
+// (net/core/dev.c): 1 to 15 bytes, not "." or "..", no '/', ':' or
+// whitespace. It also refuses control characters (a NUL would cut the
+// name short) and '%', which makes the name a pattern ("gre%d") the
+// kernel fills in, so that the device would not have the tunnel's name.
+func checkDevName(name string) error {
+	switch {
+	case name == "":
+		return tunnel.ErrConfigName
+	case len(name) > maxDevName:
+		return fmt.Errorf("%w: longer than %d bytes (IFNAMSIZ-1)", errDevName, maxDevName)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: . and .. are not allowed", errDevName)
+	}
+	for _, r := range name {
+		if r == '/' || r == ':' || r == '%' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("%w: contains %q", errDevName, r)
+		}
+	}
+	return nil
 }
 
 // Keepalive bounds: periods shorter than minKeepalive would flood the
@@ -319,7 +372,8 @@ const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [opt
   -tos 0xNN|inherit        outer TOS, hex as in iproute2 ("10" is 0x10)
   -nopmtudisc              clear DF on outer packets (needs ttl inherit)
   -dev LINK                underlay link
-  -mtu N                   tunnel MTU (default: underlay MTU less the overhead)
+  -mtu N                   tunnel MTU, 68–65535, at least 1280 for sit and ip6ip6
+                           (default: underlay MTU less the overhead)
   -addr PREFIX             inner address of the TUN device (repeatable)
   -route PREFIX            route through the TUN device (repeatable)
   -port N -lport N         gre-in-udp destination and local UDP ports (4754)
