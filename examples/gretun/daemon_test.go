@@ -347,3 +347,42 @@ func TestDaemonModes(t *testing.T) {
 		})
 	}
 }
+
+// TestDaemonKeylessWarning starts gretun in a namespace whose only
+// address is a documentation (public) one, and checks the warning a
+// keyless GRE tunnel logs at start: one line at level Warn, before the
+// tunnel is added; none for a keyed tunnel or a mode without GRE.
+func TestDaemonKeylessWarning(t *testing.T) {
+	const warning = "keyless GRE tunnel on a public address: any host can inject packets; set -key"
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		local string // the address in the warning, "" for no warning
+	}{
+		{"gre", []string{"-mode", "gre", "-local", "198.51.100.1"}, "198.51.100.1"},
+		{"gre local any", []string{"-mode", "gre"}, "198.51.100.1"}, // the namespace's addresses: lo and va's
+		{"gre okey", []string{"-mode", "gre", "-local", "198.51.100.1", "-okey", "5"}, "198.51.100.1"},
+		{"gre-in-udp", []string{"-mode", "gre-in-udp", "-local", "198.51.100.1"}, "198.51.100.1"},
+		{"gre key", []string{"-mode", "gre", "-local", "198.51.100.1", "-key", "5"}, ""},
+		{"gre ikey", []string{"-mode", "gre", "-ikey", "5"}, ""},
+		{"ipip", []string{"-mode", "ipip", "-local", "198.51.100.1"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newWire(t)
+			p := startDaemon(t, a, "gretun", append([]string{"-name", "gre1", "-remote", "198.51.100.2",
+				"-addr", innerA4.String(), "-log", "json"}, tt.args...)...)
+			added := waitLog(t, p, "tunnel added", 1) // logged after the warning
+			if tt.local == "" {
+				assert.Zero(t, countLogs(t, p, "keyless"), "%s", p.Stderr.String())
+			} else {
+				w := waitLog(t, p, warning, 1)
+				assert.Equal(t, 1, countLogs(t, p, "keyless"), "%s", p.Stderr.String())
+				assert.Equal(t, "WARN", w.str("level"))
+				assert.Equal(t, "gre1", w.str("tunnel"))
+				assert.Equal(t, tt.local, w.str("local"))
+				assert.False(t, added.time(t).Before(w.time(t)), "the warning comes at start")
+			}
+			p.stop(t, a, "gre1")
+		})
+	}
+}

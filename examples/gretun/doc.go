@@ -7,7 +7,8 @@
 // so on stderr and exits with status 1.
 //
 //	gretun -name NAME -mode MODE -local ADDR -remote ADDR
-//	       [-ikey K] [-okey K] [-key K] [-icsum] [-ocsum] [-csum]
+//	       [-allow-any-remote] [-ikey K] [-okey K] [-key K]
+//	       [-icsum] [-ocsum] [-csum]
 //	       [-iseq] [-oseq] [-seq] [-reorder N] [-ttl N|inherit]
 //	       [-tos 0xNN|inherit] [-nopmtudisc] [-dev LINK] [-mtu N]
 //	       [-addr PREFIX]... [-route PREFIX]... [-port N] [-lport N]
@@ -31,6 +32,21 @@
 //	    -remote 198.51.100.1 -key 5 -csum -seq -addr 192.0.2.2/30 &
 //	ip netns exec a ping 192.0.2.2
 //
+// -remote is required: the tunnel takes packets from that address alone.
+// -remote any takes them from every host and has no peer to send to, a
+// receive-only sink; it needs -allow-any-remote as well, so that nobody
+// runs one by leaving -remote out. -local may be left out (or be any):
+// outer packets then leave from the route's source address, and the
+// socket takes packets sent to any address of the host.
+//
+// A GRE tunnel without an input key (-key or -ikey) tells its packets
+// from anyone else's by the outer source address alone, which any host
+// can forge. When it takes packets on a public address (-local, or with
+// local any one of the host's addresses, that is not private, loopback
+// or link-local), gretun logs a warning at start:
+//
+//	time=2026-06-01T10:00:00.000Z level=WARN msg="keyless GRE tunnel on a public address: any host can inject packets; set -key" tunnel=gre1 local=198.51.100.1
+//
 // At start gretun prints the tunnel as `ip tunnel show` does:
 //
 //	gre1: gre/ip remote 198.51.100.2 local 198.51.100.1 ttl inherit key 5 icsum ocsum iseq oseq
@@ -40,7 +56,10 @@
 // count of packets no tunnel took) on SIGUSR1, every -stats interval, and
 // once more when it exits. SIGINT or SIGTERM closes the tunnel, removes
 // the device and exits with status 0. A bad flag is reported in one line
-// on stderr, with exit status 2; a failure to set up, with status 1.
+// on stderr, with exit status 2, before gretun touches the system: among
+// them an -mtu out of range and a -name or -dev the kernel would refuse as
+// a device name (more than 15 bytes, "." or "..", or a '/', ':', '%' or
+// space in it). A failure to set up is reported with status 1.
 //
 // -keepalive sends Cisco-style GRE keepalives every PERIOD (10s, or 10
 // for seconds as on a Cisco tunnel interface; 0, the default, is off)
@@ -66,9 +85,10 @@
 // `ip -s tunnel show`. Give it a loopback or management address: it has
 // no authentication.
 //
-// The TUN device gets the tunnel's MTU: -mtu, or the underlay MTU (of
-// -dev, else of the route to -remote, else 1500) less the exact overhead
-// of the mode and options. With local any, outer packets leave from the
+// The TUN device gets the tunnel's MTU: -mtu (68 to 65535, and at least
+// 1280 for sit and ip6ip6, which carry IPv6 alone), or the underlay MTU
+// (of -dev, else of the route to -remote, else 1500) less the exact
+// overhead of the mode and options. With local any, outer packets leave from the
 // route's source address. When the kernel reports a smaller path MTU
 // towards the remote, the tunnel MTU drops and the engine answers larger
 // packets with ICMP "fragmentation needed" or "packet too big"; the

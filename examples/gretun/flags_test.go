@@ -66,6 +66,16 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"tos 0x10", []string{"-tos", "0x10"}, func(o *options) { o.cfg.TOS = 0x10 }},
 		{"nopmtudisc", []string{"-nopmtudisc"}, func(o *options) { o.cfg.NoPMTUDisc = true }},
 		{"dev mtu", []string{"-dev", "eth0", "-mtu", "1400"}, func(o *options) { o.cfg.Link, o.cfg.MTU = "eth0", 1400 }},
+		{"mtu 68", []string{"-mtu", "68"}, func(o *options) { o.cfg.MTU = 68 }},
+		{"mtu 65535", []string{"-mtu", "65535"}, func(o *options) { o.cfg.MTU = 65535 }},
+		{"mtu 1280 sit", []string{"-mode", "sit", "-mtu", "1280"}, func(o *options) { o.cfg.Mode, o.cfg.MTU = tunnel.ModeSIT, 1280 }},
+		{"mtu 68 ipip6", []string{"-mode", "ipip6", "-local", "2001:db8::1", "-remote", "2001:db8::2", "-mtu", "68"}, func(o *options) {
+			o.cfg.Mode, o.cfg.MTU = tunnel.ModeIPIP6, 68
+			o.cfg.Local, o.cfg.Remote = netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+		}},
+		{"name of 15 bytes", []string{"-name", "abcdefghijklmno"}, func(o *options) { o.cfg.Name = "abcdefghijklmno" }},
+		{"name with dots and dashes", []string{"-name", "gre-1.v_2"}, func(o *options) { o.cfg.Name = "gre-1.v_2" }},
+		{"dev of 15 bytes", []string{"-dev", "abcdefghijklmno"}, func(o *options) { o.cfg.Link = "abcdefghijklmno" }},
 		{"addrs routes", []string{"-addr", "192.0.2.1/30", "-addr", "2001:db8:1::1/64", "-route", "203.0.113.0/24"}, func(o *options) {
 			o.addrs = []netip.Prefix{netip.MustParsePrefix("192.0.2.1/30"), netip.MustParsePrefix("2001:db8:1::1/64")}
 			o.routes = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
@@ -77,7 +87,8 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"gre-in-udp default ports", []string{"-mode", "gre-in-udp"}, func(o *options) {
 			o.cfg.Mode, o.cfg.Port, o.lport = tunnel.ModeGREInUDP, 4754, 4754
 		}},
-		{"any", []string{"-local", "any", "-remote", "any"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+		{"any", []string{"-local", "any", "-remote", "any", "-allow-any-remote"}, func(o *options) { o.cfg.Local, o.cfg.Remote = netip.Addr{}, netip.Addr{} }},
+		{"remote 0.0.0.0", []string{"-remote", "0.0.0.0", "-allow-any-remote"}, func(o *options) { o.cfg.Remote = netip.IPv4Unspecified() }},
 		{"keepalive", []string{"-keepalive", "10s", "-keepalive-retries", "3"}, func(o *options) {
 			o.cfg.Keepalive.Period, o.cfg.Keepalive.Retries = 10*time.Second, 3
 		}},
@@ -89,7 +100,7 @@ func TestParseFlagsOptions(t *testing.T) {
 		}},
 		{"keepalive off", []string{"-keepalive", "0"}, func(o *options) {}},
 		{"reflect", []string{"-reflect"}, func(o *options) { o.cfg.Reflect.Enable = true }},
-		{"reflect with remote any", []string{"-reflect", "-remote", "any"}, func(o *options) {
+		{"reflect with remote any", []string{"-reflect", "-remote", "any", "-allow-any-remote"}, func(o *options) {
 			o.cfg.Reflect.Enable, o.cfg.Reflect.AnySource, o.cfg.Remote = true, true, netip.Addr{}
 		}},
 		{"keepalive and reflect", []string{"-keepalive", "5s", "-reflect"}, func(o *options) {
@@ -111,14 +122,60 @@ func TestParseFlagsOptions(t *testing.T) {
 	}
 }
 
+// badFlags is a command line that run must refuse with status 2 and the
+// one-line message msg (a prefix of it).
+type badFlags struct {
+	name string
+	args []string
+	msg  string
+}
+
+// checkBadFlags checks each row: parseFlags refuses it, and run exits 2
+// before it touches the system, with a one-line message and nothing on
+// stdout.
+func checkBadFlags(t *testing.T, rows []badFlags) {
+	t.Helper()
+	for _, tt := range rows {
+		t.Run(tt.name, func(t *testing.T) {
+			// run would set the tunnel up in the test's own network
+			// namespace if the flags passed: stop here if they do.
+			_, err := parseFlags(tt.args)
+			require.Error(t, err, "parseFlags accepts %q", tt.args)
+			var out, errb bytes.Buffer
+			assert.Equal(t, exitUsage, run(tt.args, &out, &errb))
+			assert.Empty(t, out.String())
+			msg := errb.String()
+			assert.True(t, strings.HasPrefix(msg, tt.msg), "message %q, want %q", msg, tt.msg)
+			assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+		})
+	}
+}
+
+// TestRunRemote checks that -remote is required and that remote any needs
+// -allow-any-remote too: a tunnel that takes every host's packets is
+// never the result of a flag left out.
+func TestRunRemote(t *testing.T) {
+	checkBadFlags(t, []badFlags{
+		{"no remote", nil, `gretun: tunnel "tun0": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"no remote, the rest given", []string{"-name", "gre1", "-local", "198.51.100.1", "-key", "5", "-addr", "192.0.2.1/30"},
+			`gretun: tunnel "gre1": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"empty remote", []string{"-remote", ""}, `gretun: tunnel "tun0": remote: required: the peer's address, or any with -allow-any-remote`},
+		{"allow-any-remote alone", []string{"-allow-any-remote"}, `gretun: tunnel "tun0": remote: required`},
+		{"remote any", []string{"-remote", "any"}, `gretun: tunnel "tun0": remote any: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote 0.0.0.0", []string{"-remote", "0.0.0.0"}, `gretun: tunnel "tun0": remote 0.0.0.0: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote ::", []string{"-mode", "ip6gre", "-remote", "::"}, `gretun: tunnel "tun0": remote ::: takes packets from every host: add -allow-any-remote to mean it`},
+		{"remote any, local and key given", []string{"-local", "198.51.100.1", "-remote", "any", "-key", "5"}, `gretun: tunnel "tun0": remote any: takes packets from every host`},
+		{"allow-any-remote=false", []string{"-remote", "any", "-allow-any-remote=false"}, `gretun: tunnel "tun0": remote any: takes packets from every host`},
+		{"allow-any-remote with a remote", []string{"-remote", "198.51.100.2", "-allow-any-remote"}, `gretun: tunnel "tun0": allow-any-remote: only with -remote any`},
+	})
+}
+
 // TestRunBadFlags checks that each bad flag ends the daemon before it
-// touches the system, with status 2 and a one-line message.
+// touches the system, with status 2 and a one-line message. The arguments
+// follow "-remote 198.51.100.2" (a later -remote wins), so that each row
+// meets its own error rather than the missing -remote.
 func TestRunBadFlags(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		args []string
-		msg  string
-	}{
+	rows := []badFlags{
 		{"unknown mode", []string{"-mode", "vxlan"}, `gretun: tunnel "tun0": mode vxlan: unknown mode`},
 		{"gretap", []string{"-mode", "gretap"}, `gretun: tunnel "tun0": mode gretap: not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)`},
 		{"bad key", []string{"-key", "1.2.3"}, `gretun: tunnel "tun0": key 1.2.3: gre: ParseKey("1.2.3"): invalid GRE key`},
@@ -141,12 +198,37 @@ func TestRunBadFlags(t *testing.T) {
 		{"unknown flag", []string{"-foo"}, `gretun: flag provided but not defined: -foo`},
 		{"argument", []string{"extra"}, `gretun: unexpected argument "extra"`},
 		{"empty name", []string{"-name", ""}, `gretun: tunnel "": name "": name empty or already in use`},
+		// The device name, as the kernel's dev_valid_name checks it.
+		{"name of 16 bytes", []string{"-name", "abcdefghijklmnop"}, `gretun: tunnel "abcdefghijklmnop": name "abcdefghijklmnop": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"name of 8 runes, 16 bytes", []string{"-name", "éééééééé"}, `gretun: tunnel "éééééééé": name "éééééééé": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"name with /", []string{"-name", "gre/1"}, `gretun: tunnel "gre/1": name "gre/1": not a device name: contains '/'`},
+		{"name with :", []string{"-name", "gre:1"}, `gretun: tunnel "gre:1": name "gre:1": not a device name: contains ':'`},
+		{"name with a space", []string{"-name", "gre 1"}, `gretun: tunnel "gre 1": name "gre 1": not a device name: contains ' '`},
+		{"name with a tab", []string{"-name", "gre\t1"}, `gretun: tunnel "gre\t1": name "gre\t1": not a device name: contains '\t'`},
+		{"name with a newline", []string{"-name", "gre1\n"}, `gretun: tunnel "gre1\n": name "gre1\n": not a device name: contains '\n'`},
+		{"name with NUL", []string{"-name", "gre\x001"}, `gretun: tunnel "gre\x001": name "gre\x001": not a device name: contains '\x00'`},
+		{"name pattern", []string{"-name", "gre%d"}, `gretun: tunnel "gre%d": name "gre%d": not a device name: contains '%'`},
+		{"name .", []string{"-name", "."}, `gretun: tunnel ".": name ".": not a device name: . and .. are not allowed`},
+		{"name ..", []string{"-name", ".."}, `gretun: tunnel "..": name "..": not a device name: . and .. are not allowed`},
+		{"dev of 16 bytes", []string{"-dev", "abcdefghijklmnop"}, `gretun: tunnel "tun0": dev "abcdefghijklmnop": not a device name: longer than 15 bytes (IFNAMSIZ-1)`},
+		{"dev with /", []string{"-dev", "../eth0"}, `gretun: tunnel "tun0": dev "../eth0": not a device name: contains '/'`},
+		{"dev ..", []string{"-dev", ".."}, `gretun: tunnel "tun0": dev "..": not a device name: . and .. are not allowed`},
+		// The MTU: 68 (RFC 791), 1280 for the modes that carry IPv6
+		// alone (RFC 8200), at most 65535; 0 is the default, automatic.
+		{"mtu 10", []string{"-mtu", "10"}, `gretun: tunnel "tun0": mtu 10: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 67", []string{"-mtu", "67"}, `gretun: tunnel "tun0": mtu 67: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu -1", []string{"-mtu", "-1"}, `gretun: tunnel "tun0": mtu -1: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 65536", []string{"-mtu", "65536"}, `gretun: tunnel "tun0": mtu 65536: out of range: 0 (automatic) or 68 to 65535 for mode gre`},
+		{"mtu 67 ipip", []string{"-mode", "ipip", "-mtu", "67"}, `gretun: tunnel "tun0": mtu 67: out of range: 0 (automatic) or 68 to 65535 for mode ipip`},
+		{"mtu 1279 sit", []string{"-mode", "sit", "-mtu", "1279"}, `gretun: tunnel "tun0": mtu 1279: out of range: 0 (automatic) or 1280 to 65535 for mode sit`},
+		{"mtu 1279 ip6ip6", []string{"-mode", "ip6ip6", "-remote", "2001:db8::2", "-mtu", "1279"}, `gretun: tunnel "tun0": mtu 1279: out of range: 0 (automatic) or 1280 to 65535 for mode ip6ip6`},
+		{"mtu 10 gre-in-udp", []string{"-mode", "gre-in-udp", "-mtu", "10"}, `gretun: tunnel "tun0": mtu 10: out of range: 0 (automatic) or 68 to 65535 for mode gre-in-udp`},
 		{"keepalive not a duration", []string{"-keepalive", "often"}, `gretun: invalid value "often" for flag -keepalive: not a duration (10s) or a number of seconds`},
 		{"keepalive negative", []string{"-keepalive", "-1s"}, `gretun: invalid value "-1s" for flag -keepalive: negative`},
 		{"keepalive too short", []string{"-keepalive", "1ms"}, `gretun: tunnel "tun0": keepalive 1ms: out of range`},
 		{"keepalive on ipip", []string{"-mode", "ipip", "-keepalive", "10"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
 		{"keepalive on ip6gre", []string{"-mode", "ip6gre", "-local", "2001:db8::1", "-remote", "2001:db8::2", "-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
-		{"keepalive without remote", []string{"-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
+		{"keepalive without remote", []string{"-remote", "any", "-allow-any-remote", "-keepalive", "10s"}, `gretun: tunnel "tun0": keepalive 10s: keepalives and reflection need mode gre`},
 		{"keepalive-retries 0", []string{"-keepalive-retries", "0"}, `gretun: tunnel "tun0": keepalive-retries 0: out of range`},
 		{"keepalive-retries 256", []string{"-keepalive-retries", "256"}, `gretun: tunnel "tun0": keepalive-retries 256: out of range`},
 		{"keepalive-retries not a number", []string{"-keepalive-retries", "five"}, `gretun: invalid value "five" for flag -keepalive-retries: parse error`},
@@ -157,16 +239,11 @@ func TestRunBadFlags(t *testing.T) {
 		{"metrics port 0", []string{"-metrics", "127.0.0.1:0"}, `gretun: metrics 127.0.0.1:0: port out of range`},
 		{"metrics port too big", []string{"-metrics", "127.0.0.1:70000"}, `gretun: metrics 127.0.0.1:70000: port out of range`},
 		{"metrics port name", []string{"-metrics", "localhost:http"}, `gretun: metrics localhost:http: port out of range`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			assert.Equal(t, exitUsage, run(tt.args, &out, &errb))
-			assert.Empty(t, out.String())
-			msg := errb.String()
-			assert.True(t, strings.HasPrefix(msg, tt.msg), "message %q, want %q", msg, tt.msg)
-			assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
-		})
 	}
+	for i := range rows {
+		rows[i].args = append([]string{"-remote", "198.51.100.2"}, rows[i].args...)
+	}
+	checkBadFlags(t, rows)
 }
 
 func TestRunHelp(t *testing.T) {

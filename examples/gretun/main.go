@@ -16,10 +16,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/ipencap/ipencap/gre"
+	"github.com/ipencap/ipencap/outer"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/rawsock"
 	"github.com/ipencap/ipencap/tunnel/tundev"
@@ -54,6 +56,15 @@ var errGRETap = errors.New("not supported: a TUN device carries IP packets, gret
 // errUDPOnly refuses -port and -lport on modes other than gre-in-udp.
 var errUDPOnly = errors.New("only mode gre-in-udp has UDP ports")
 
+// Errors of -remote and -allow-any-remote: remote any must be asked for
+// twice, so that nobody runs a tunnel that takes every host's packets by
+// leaving -remote out.
+var (
+	errRemoteRequired = errors.New("required: the peer's address, or any with -allow-any-remote")
+	errRemoteAny      = errors.New("takes packets from every host: add -allow-any-remote to mean it")
+	errAllowAnyRemote = errors.New("only with -remote any")
+)
+
 // parseFlags reads the command line. Its errors are one line each: those
 // of package flag (an unknown flag, a value that is not a number), and
 // *tunnel.ConfigError values for the tunnel's options, with the messages
@@ -63,10 +74,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.SetOutput(io.Discard)
 	o := &options{}
 	str, bln := fs.String, fs.Bool
-	name := str("name", "tun0", "tunnel and TUN device `name`")
+	name := str("name", "tun0", "tunnel and TUN device `name` (at most 15 bytes; no '/', ':', '%' or space)")
 	mode := str("mode", "gre", "gre, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
 	local := str("local", "any", "outer source `address`")
-	remote := str("remote", "any", "outer destination `address`")
+	remote := str("remote", "", "outer destination `address`: the peer (required; any needs -allow-any-remote)")
+	allowAny := bln("allow-any-remote", false, "with -remote any: take packets from every host")
 	ikey := str("ikey", "", "key received packets must carry (number or dotted quad)")
 	okey := str("okey", "", "key to send")
 	key := str("key", "", "ikey and okey")
@@ -77,7 +89,7 @@ func parseFlags(args []string) (*options, error) {
 	tos := str("tos", "", "outer TOS in hex (0xNN or NN, as iproute2), or inherit")
 	nopmtudisc := bln("nopmtudisc", false, "clear DF on outer packets (needs ttl inherit)")
 	dev := str("dev", "", "underlay `link` to bind to")
-	mtu := fs.Int("mtu", 0, "tunnel MTU; 0: the underlay MTU less the overhead")
+	mtu := fs.Int("mtu", 0, "tunnel MTU, 68–65535 (1280–65535 for sit and ip6ip6); 0: the underlay MTU less the overhead")
 	port := fs.Uint("port", tunnel.DefaultGREInUDPPort, "gre-in-udp: UDP destination `port`")
 	lport := fs.Uint("lport", tunnel.DefaultGREInUDPPort, "gre-in-udp: local UDP `port`")
 	statsEvery := fs.Duration("stats", 0, "print the counters every `interval` (0: only on SIGUSR1 and at exit)")
@@ -103,6 +115,14 @@ func parseFlags(args []string) (*options, error) {
 	configErr := func(field, value string, err error) error {
 		return &tunnel.ConfigError{Tunnel: c.Name, Field: field, Value: value, Err: err}
 	}
+	if err := checkDevName(*name); err != nil {
+		return nil, configErr("name", strconv.Quote(*name), err)
+	}
+	if *dev != "" {
+		if err := checkDevName(*dev); err != nil {
+			return nil, configErr("dev", strconv.Quote(*dev), err)
+		}
+	}
 
 	m, err := tunnel.ParseMode(*mode)
 	if err != nil {
@@ -125,6 +145,16 @@ func parseFlags(args []string) (*options, error) {
 			return nil, configErr(a.field, a.text, err)
 		}
 		*a.dst = addr
+	}
+	// A tunnel with remote any takes packets from every host: a receive
+	// sink nobody should get by leaving out a flag.
+	switch remoteAny := !c.Remote.IsValid() || c.Remote.IsUnspecified(); {
+	case *remote == "":
+		return nil, configErr("remote", "", errRemoteRequired)
+	case remoteAny && !*allowAny:
+		return nil, configErr("remote", *remote, errRemoteAny)
+	case !remoteAny && *allowAny:
+		return nil, configErr("allow-any-remote", "", errAllowAnyRemote)
 	}
 	for _, k := range []struct {
 		field string
@@ -165,6 +195,10 @@ func parseFlags(args []string) (*options, error) {
 	}
 	c.NoPMTUDisc = *nopmtudisc
 	c.Link = *dev
+	if lo := minMTU(m); *mtu != 0 && (*mtu < lo || *mtu > tunnel.MaxPacket) {
+		return nil, configErr("mtu", strconv.Itoa(*mtu),
+			fmt.Errorf("%w: 0 (automatic) or %d to %d for mode %s", tunnel.ErrConfigRange, lo, tunnel.MaxPacket, m))
+	}
 	c.MTU = *mtu
 	for _, p := range []struct {
 		field string
@@ -213,6 +247,46 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	return o, nil
+}
+
+// minMTU is the smallest tunnel MTU of mode m: 1280 for the modes that
+// carry IPv6 alone (RFC 8200 §5), 68 for the others (RFC 791), as the
+// engine checks it when it adds the tunnel.
+func minMTU(m tunnel.Mode) int {
+	if m == tunnel.ModeSIT || m == tunnel.ModeIP6IP6 {
+		return 1280
+	}
+	return 68
+}
+
+// maxDevName is the longest device name the kernel takes: IFNAMSIZ-1
+// bytes.
+const maxDevName = 15
+
+// errDevName refuses a -name or -dev the kernel would refuse as a device
+// name.
+var errDevName = errors.New("not a device name")
+
+// checkDevName checks a device name as the kernel's dev_valid_name does
+// (net/core/dev.c): 1 to 15 bytes, not "." or "..", no '/', ':' or
+// whitespace. It also refuses control characters (a NUL would cut the
+// name short) and '%', which makes the name a pattern ("gre%d") the
+// kernel fills in, so that the device would not have the tunnel's name.
+func checkDevName(name string) error {
+	switch {
+	case name == "":
+		return tunnel.ErrConfigName
+	case len(name) > maxDevName:
+		return fmt.Errorf("%w: longer than %d bytes (IFNAMSIZ-1)", errDevName, maxDevName)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: . and .. are not allowed", errDevName)
+	}
+	for _, r := range name {
+		if r == '/' || r == ':' || r == '%' || unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("%w: contains %q", errDevName, r)
+		}
+	}
+	return nil
 }
 
 // Keepalive bounds: periods shorter than minKeepalive would flood the
@@ -288,6 +362,9 @@ func (l prefixList) Set(s string) error {
 
 const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [options]
   modes: gre ipip sit mobile (IPv4), ip6gre ip6ip6 ipip6 (IPv6), gre-in-udp
+  -remote ADDR             the peer, the one host the tunnel takes packets from (required)
+  -remote any -allow-any-remote
+                           no peer to send to: take packets from every host
   -ikey K -okey K -key K   GRE keys (number or dotted quad)
   -icsum -ocsum -csum      GRE checksums
   -iseq -oseq -seq         GRE sequence numbers; -reorder N holds N packets ahead of a gap
@@ -295,7 +372,8 @@ const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [opt
   -tos 0xNN|inherit        outer TOS, hex as in iproute2 ("10" is 0x10)
   -nopmtudisc              clear DF on outer packets (needs ttl inherit)
   -dev LINK                underlay link
-  -mtu N                   tunnel MTU (default: underlay MTU less the overhead)
+  -mtu N                   tunnel MTU, 68–65535, at least 1280 for sit and ip6ip6
+                           (default: underlay MTU less the overhead)
   -addr PREFIX             inner address of the TUN device (repeatable)
   -route PREFIX            route through the TUN device (repeatable)
   -port N -lport N         gre-in-udp destination and local UDP ports (4754)
@@ -386,10 +464,13 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	local := c.Local
+	// With local any the socket is bound to no address: it takes packets
+	// sent to every address of the host.
+	local, recv := c.Local, []netip.Addr{c.Local}
 	if !local.IsValid() || local.IsUnspecified() {
-		local = src
+		local, recv = src, hostAddrs(c.Mode, v6)
 	}
+	warnKeyless(log, &c, recv)
 
 	eng := tunnel.NewEngine(tunnel.EngineConfig{Logger: log})
 	ok := false
@@ -443,6 +524,73 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	}
 	ok = true
 	return &daemon{eng: eng, t: t, dev: dev}, nil
+}
+
+// keylessWarning is what gretun logs at start, at level Warn, for a GRE
+// tunnel without an input key that takes packets on an address other
+// networks may reach: only the outer source address (and, with remote
+// any, not even that) tells its packets from anyone else's.
+const keylessWarning = "keyless GRE tunnel on a public address: any host can inject packets; set -key"
+
+// warnKeyless logs keylessWarning once when c is a GRE mode without an
+// input key (-key or -ikey) and one of addrs, the addresses the tunnel
+// takes packets on, is public (see publicAddr).
+func warnKeyless(log *slog.Logger, c *tunnel.Config, addrs []netip.Addr) {
+	if c.Mode.IPProto() != outer.ProtoGRE || c.IKey.Set {
+		return
+	}
+	if a, ok := publicAddr(addrs); ok {
+		log.Warn(keylessWarning, "tunnel", c.Name, "local", addrOrAny(a))
+	}
+}
+
+// publicAddr returns the first of addrs that is neither private (RFC 1918,
+// RFC 4193), loopback nor link-local: an address other networks may reach.
+// An invalid or unspecified address stands for every address of the host
+// and counts as public. Documentation addresses (192.0.2.0/24,
+// 2001:db8::/32) count as public too: they stand for public ones.
+func publicAddr(addrs []netip.Addr) (netip.Addr, bool) {
+	for _, a := range addrs {
+		a = a.Unmap()
+		if !a.IsValid() || !(a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// hostAddrs returns the host's addresses of the outer family of a tunnel
+// with local any, whose socket is bound to no address and takes packets
+// sent to any of them (both families for an IPv6 GRE-in-UDP socket, which
+// takes IPv4 too). When they cannot be listed it returns the invalid
+// address, which stands for all of them.
+func hostAddrs(m tunnel.Mode, v6 bool) []netip.Addr {
+	fam := netlink.FAMILY_V4
+	switch {
+	case v6 && m.Framing() == tunnel.FramingUDP:
+		fam = netlink.FAMILY_ALL
+	case v6:
+		fam = netlink.FAMILY_V6
+	}
+	list, err := netlink.AddrList(nil, fam)
+	if err != nil {
+		return []netip.Addr{{}}
+	}
+	addrs := make([]netip.Addr, 0, len(list))
+	for _, a := range list {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			addrs = append(addrs, ip.Unmap())
+		}
+	}
+	return addrs
+}
+
+// addrOrAny formats a, "any" for the invalid or unspecified address.
+func addrOrAny(a netip.Addr) string {
+	if !a.IsValid() || a.IsUnspecified() {
+		return "any"
+	}
+	return a.String()
 }
 
 // underlayInfo returns the MTU of link, or of the route to remote (the

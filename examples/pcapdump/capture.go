@@ -87,11 +87,30 @@ const (
 	pcapLinkTypeOffset = 20
 )
 
+// errGzipNested refuses a gzip layer inside a gzip layer.
+var errGzipNested = errors.New("gzip inside gzip: not decompressed further")
+
 // readFrames reads a pcap or pcapng file (either may be gzip-compressed)
 // and calls fn for every frame, in order. fn must not keep f.Data. The
 // error, a *captureError, says why reading stopped early: a file that is
-// neither format, a truncated header or record, a malformed block.
+// neither format, a truncated header or record, a malformed block, a gzip
+// inside the gzip.
+//
+// One gzip layer is opened, no more: each layer holds a decompressor (a
+// 32 KiB window and its tables) and a 64 KiB read buffer while the file
+// is read, so nested layers cost memory the file's size does not bound
+// (2 000 layers in 56 KB took 214 MB). Decompressed, the file is read as
+// a stream like any other: what it may make pcapdump hold at once is
+// bounded by maxCapLen (a pcap record) and maxBlockLen (a pcapng block),
+// not by its size, which costs time only, as an uncompressed file of that
+// size would.
 func readFrames(r io.Reader, fn func(f *frame)) (format string, err error) {
+	return readLayer(r, fn, false)
+}
+
+// readLayer is readFrames; gunzipped says r is the content of the gzip
+// layer already, where another gzip is refused.
+func readLayer(r io.Reader, fn func(f *frame), gunzipped bool) (format string, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -107,11 +126,14 @@ func readFrames(r io.Reader, fn func(f *frame)) (format string, err error) {
 		return "", &captureError{Err: fmt.Errorf("not a pcap or pcapng file: only %d bytes", len(magic))}
 	}
 	if binary.BigEndian.Uint16(magic) == magicGzip {
+		if gunzipped {
+			return "", &captureError{Err: errGzipNested}
+		}
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return "", &captureError{Err: fmt.Errorf("gzip: %w", err)}
 		}
-		format, err := readFrames(zr, fn)
+		format, err := readLayer(zr, fn, true)
 		return "gzip " + format, err
 	}
 	switch m := binary.LittleEndian.Uint32(magic); {

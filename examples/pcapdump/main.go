@@ -18,8 +18,10 @@
 // A header that does not decode shows the codec's error in brackets, such
 // as [gre: truncated header]. Frames without a tunnel are left out unless
 // -all is given. -json prints one JSON object per frame, with a layers
-// array, and the summary on standard error. The exit status is 1 when a
-// file could not be read to its end.
+// array, and the summary on standard error. A file may be gzip-compressed,
+// once: a gzip inside the gzip is not opened, and the file counts as
+// unreadable. The exit status is 1 when a file could not be read to its
+// end.
 package main
 
 import (
