@@ -164,6 +164,10 @@ func (m Mode) Framing() Framing { return m.info().framing }
 // that takes either (ModeGRETap, ModeGREInUDP) or an unknown mode.
 func (m Mode) OuterFamily() int { return m.info().family }
 
+// MinMTU returns the smallest tunnel MTU of the mode: 1280 when it
+// carries only IPv6 (sit, ip6ip6; RFC 8200 §5), 68 otherwise (RFC 791).
+func (m Mode) MinMTU() int { return m.info().minMTU() }
+
 // innerVersion returns the one IP version the mode carries, 0 when it
 // carries both or Ethernet.
 func (row *modeInfo) innerVersion() uint8 {

@@ -195,7 +195,7 @@ func parseFlags(args []string) (*options, error) {
 	}
 	c.NoPMTUDisc = *nopmtudisc
 	c.Link = *dev
-	if lo := minMTU(m); *mtu != 0 && (*mtu < lo || *mtu > tunnel.MaxPacket) {
+	if lo := m.MinMTU(); *mtu != 0 && (*mtu < lo || *mtu > tunnel.MaxPacket) {
 		return nil, configErr("mtu", strconv.Itoa(*mtu),
 			fmt.Errorf("%w: 0 (automatic) or %d to %d for mode %s", tunnel.ErrConfigRange, lo, tunnel.MaxPacket, m))
 	}
@@ -247,16 +247,6 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	return o, nil
-}
-
-// minMTU is the smallest tunnel MTU of mode m: 1280 for the modes that
-// carry IPv6 alone (RFC 8200 §5), 68 for the others (RFC 791), as the
-// engine checks it when it adds the tunnel.
-func minMTU(m tunnel.Mode) int {
-	if m == tunnel.ModeSIT || m == tunnel.ModeIP6IP6 {
-		return 1280
-	}
-	return 68
 }
 
 // maxDevName is the longest device name the kernel takes: IFNAMSIZ-1
