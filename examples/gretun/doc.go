@@ -13,7 +13,7 @@
 //	       [-tos 0xNN|inherit] [-nopmtudisc] [-dev LINK] [-mtu N]
 //	       [-addr PREFIX]... [-route PREFIX]... [-port N] [-lport N]
 //	       [-keepalive PERIOD] [-keepalive-retries N] [-reflect]
-//	       [-stats INTERVAL] [-metrics ADDR:PORT] [-log text|json]
+//	       [-stats INTERVAL] [-metrics ADDR:PORT] [-log text|json] [-pmtu-expires D]
 //
 // The modes are those of `ip tunnel`: gre, ipip, sit and mobile (over
 // IPv4), ip6gre, ip6ip6 and ipip6 (over IPv6), and gre-in-udp (RFC 8086,

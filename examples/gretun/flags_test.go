@@ -110,10 +110,11 @@ func TestParseFlagsOptions(t *testing.T) {
 		{"metrics", []string{"-metrics", "127.0.0.1:9108"}, func(o *options) { o.metrics = "127.0.0.1:9108" }},
 		{"metrics any address", []string{"-metrics", ":9108"}, func(o *options) { o.metrics = ":9108" }},
 		{"metrics IPv6", []string{"-metrics", "[::1]:9108"}, func(o *options) { o.metrics = "[::1]:9108" }},
+		{"pmtu-expires", []string{"-pmtu-expires", "2s"}, func(o *options) { o.pmtuExp = 2 * time.Second }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			want := &options{cfg: tunnel.Config{Name: "gre1", Mode: tunnel.ModeGRE,
-				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2")}, log: "text"}
+				Local: netip.MustParseAddr("198.51.100.1"), Remote: netip.MustParseAddr("198.51.100.2")}, log: "text", pmtuExp: tunnel.DefaultPathMTUExpiry}
 			tt.want(want)
 			got, err := parseFlags(append(append([]string(nil), base...), tt.args...))
 			require.NoError(t, err)
@@ -187,6 +188,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"bad addr", []string{"-addr", "192.0.2.1"}, `gretun: invalid value "192.0.2.1" for flag -addr: netip.ParsePrefix("192.0.2.1"): no '/'`},
 		{"bad route", []string{"-route", "203.0.113.0/33"}, `gretun: invalid value "203.0.113.0/33" for flag -route`},
 		{"fixed ttl with nopmtudisc", []string{"-ttl", "64", "-nopmtudisc"}, `gretun: tunnel "tun0": ttl 64: outer: a fixed ttl needs path MTU discovery (use ttl inherit with nopmtudisc)`},
+		{"pmtu-expires below a second", []string{"-pmtu-expires", "10ms"}, `gretun: tunnel "tun0": pmtu-expires 10ms: out of range`},
 		{"ttl out of range", []string{"-ttl", "300"}, `gretun: tunnel "tun0": ttl 300: out of range`},
 		{"tos", []string{"-tos", "0x1"}, `gretun: tunnel "tun0": tos 0x1:`},
 		{"key on ipip", []string{"-mode", "ipip", "-key", "5"}, `gretun: tunnel "tun0": ikey 0.0.0.5: only GRE modes have keys, checksums and sequence numbers`},

@@ -46,6 +46,7 @@ type options struct {
 	routes  []netip.Prefix // -route
 	lport   uint16         // -lport: local UDP port of gre-in-udp
 	stats   time.Duration  // -stats: 0 never
+	pmtuExp time.Duration  // -pmtu-expires: 0 the engine's default
 	log     string         // -log: text or json
 	metrics string         // -metrics: listen address, "" none
 }
@@ -93,6 +94,7 @@ func parseFlags(args []string) (*options, error) {
 	port := fs.Uint("port", tunnel.DefaultGREInUDPPort, "gre-in-udp: UDP destination `port`")
 	lport := fs.Uint("lport", tunnel.DefaultGREInUDPPort, "gre-in-udp: local UDP `port`")
 	statsEvery := fs.Duration("stats", 0, "print the counters every `interval` (0: only on SIGUSR1 and at exit)")
+	pmtuExp := fs.Duration("pmtu-expires", tunnel.DefaultPathMTUExpiry, "how long a path MTU learnt from ICMP holds (Linux's mtu_expires)")
 	var keepalive time.Duration
 	fs.Var(secondsOrDuration{&keepalive}, "keepalive", "keepalive `period` (10s, or seconds); 0: no keepalives")
 	retries := fs.Int("keepalive-retries", tunnel.DefaultKeepaliveRetries, "periods without a reply before the line protocol goes down")
@@ -219,6 +221,10 @@ func parseFlags(args []string) (*options, error) {
 		return nil, configErr("stats", statsEvery.String(), tunnel.ErrConfigRange)
 	}
 	o.stats = *statsEvery
+	if *pmtuExp < time.Second {
+		return nil, configErr("pmtu-expires", pmtuExp.String(), tunnel.ErrConfigRange)
+	}
+	o.pmtuExp = *pmtuExp
 	if keepalive > 0 && keepalive < minKeepalive {
 		return nil, configErr("keepalive", keepalive.String(), tunnel.ErrConfigRange)
 	}
@@ -462,7 +468,7 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	}
 	warnKeyless(log, &c, recv)
 
-	eng := tunnel.NewEngine(tunnel.EngineConfig{Logger: log})
+	eng := tunnel.NewEngine(tunnel.EngineConfig{Logger: log, PathMTUExpiry: o.pmtuExp})
 	ok := false
 	defer func() {
 		if !ok {

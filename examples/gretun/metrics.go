@@ -35,7 +35,7 @@ var tunnelCounters = []struct {
 	{"rx_dropped_total", "Received packets that passed every check but the overlay did not take.", func(s *tunnel.Stats) uint64 { return s.RxDropped }},
 	{"rx_ecn_alarms_total", "Delivered packets with an ECN combination RFC 6040 marks for logging.", func(s *tunnel.Stats) uint64 { return s.RxECNAlarms }},
 	{"tx_packets_total", "Outer packets the underlay accepted (TX Packets).", func(s *tunnel.Stats) uint64 { return s.TxPackets }},
-	{"tx_bytes_total", "Bytes of the outer packets sent (TX Bytes).", func(s *tunnel.Stats) uint64 { return s.TxBytes }},
+	{"tx_bytes_total", "Bytes of the inner packets sent, as ip -s tunnel counts them (TX Bytes).", func(s *tunnel.Stats) uint64 { return s.TxBytes }},
 	{"tx_errors_total", "Packets not sent, all causes (TX Errors).", func(s *tunnel.Stats) uint64 { return s.TxErrors }},
 	{"tx_dead_loop_total", "Packets that would loop through the tunnel or nest too deep (TX DeadLoop).", func(s *tunnel.Stats) uint64 { return s.TxDeadLoop }},
 	{"tx_no_route_total", "Packets the tunnel had nowhere to send (TX NoRoute).", func(s *tunnel.Stats) uint64 { return s.TxNoRoute }},
@@ -51,11 +51,13 @@ var tunnelCounters = []struct {
 	{"keepalives_reflected_total", "Peers' keepalive requests reflected back to them.", func(s *tunnel.Stats) uint64 { return s.KeepalivesReflected }},
 	{"reflect_refused_total", "Peers' keepalive requests not reflected (source, destination, rate).", func(s *tunnel.Stats) uint64 { return s.ReflectRefused }},
 	{"remote_changes_total", "Times a roaming tunnel's remote moved.", func(s *tunnel.Stats) uint64 { return s.RemoteChanges }},
+	{"roam_refused_total", "Packets from a new source that did not move a roaming tunnel.", func(s *tunnel.Stats) uint64 { return s.RoamRefused }},
 	{"rx_looped_total", "A broadcast tunnel's own multicast packets that came back.", func(s *tunnel.Stats) uint64 { return s.RxLooped }},
 	{"fdb_learned_total", "MAC addresses a broadcast gretap tunnel learnt.", func(s *tunnel.Stats) uint64 { return s.FDBLearned }},
 	{"fdb_expired_total", "Learnt MAC addresses that aged out.", func(s *tunnel.Stats) uint64 { return s.FDBExpired }},
 	{"fdb_moved_total", "Learnt MAC addresses seen behind another member.", func(s *tunnel.Stats) uint64 { return s.FDBMoved }},
 	{"fdb_full_total", "Frames whose new source address did not fit the full table.", func(s *tunnel.Stats) uint64 { return s.FDBFull }},
+	{"fdb_refused_total", "Frames whose source address was not learnt (source not allowed, over the learning rate).", func(s *tunnel.Stats) uint64 { return s.FDBRefused }},
 }
 
 // engineCounters are the engine's own counters: packets no tunnel took.
@@ -68,6 +70,8 @@ var engineCounters = []struct {
 	{"rx_frame_errors_total", "Received packets with a malformed outer or GRE header.", func(s *tunnel.EngineStats) uint64 { return s.RxFrameErrors }},
 	{"rx_csum_errors_total", "Received packets with a wrong outer IPv4 header checksum.", func(s *tunnel.EngineStats) uint64 { return s.RxCsumErrors }},
 	{"rx_unknown_proto_total", "Received packets of an IP protocol no mode carries.", func(s *tunnel.EngineStats) uint64 { return s.RxUnknownProto }},
+	{"pathmtu_lowered_total", "Path-MTU reports (ICMP) that lowered a tunnel's MTU.", func(s *tunnel.EngineStats) uint64 { return s.PathMTULowered }},
+	{"pathmtu_refused_total", "Path-MTU reports refused: no tunnel sent the quoted packet (forged or stale ICMP).", func(s *tunnel.EngineStats) uint64 { return s.PathMTURefused }},
 }
 
 // collector is a prometheus.Collector of an engine's tunnels: it reads

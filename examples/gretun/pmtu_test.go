@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/binary"
+	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -11,7 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
 
+	"github.com/ipencap/ipencap/checksum"
 	"github.com/ipencap/ipencap/internal/testpkt"
 )
 
@@ -104,4 +109,96 @@ func TestPathMTU(t *testing.T) {
 	assert.GreaterOrEqual(t, rxB[1], uint64(4<<20), "B received the stream")
 	pa.stop(t, a, "gre1")
 	pb.stop(t, b, "gre1")
+}
+
+// TestPathMTUForgedICMP runs two gretun daemons (GRE, key 5) across a
+// router and sends ICMP "fragmentation needed" to A from the router's
+// namespace, quoting an outer packet from A to B:
+//   - forged: quoting a GRE header with key 6, which A never sent, and MTU
+//     68: A's tunnel MTU does not move (one such packet took a tunnel to
+//     68 for good), the report is counted as refused;
+//   - genuine (key 5), MTU 1000: the MTU becomes 1000 less 28;
+//   - genuine, MTU 68: floored at 552 (Linux's min_pmtu) less 28;
+//   - and with -pmtu-expires 2s the tunnel MTU comes back to 1472.
+func TestPathMTUForgedICMP(t *testing.T) {
+	needRoot(t)
+	a, r, b := testpkt.NewNS(t), testpkt.NewNS(t), testpkt.NewNS(t)
+	testpkt.Veth(t, a, "va", r, "ra", 1500)
+	testpkt.Veth(t, r, "rb", b, "vb", 1500)
+	a.Up(t, "va", "198.51.100.1/24")
+	r.Up(t, "ra", "198.51.100.254/24")
+	r.Up(t, "rb", "203.0.113.254/24")
+	b.Up(t, "vb", "203.0.113.2/24")
+	for _, w := range []struct {
+		n   *testpkt.NS
+		dev string
+	}{{a, "va"}, {r, "ra"}, {r, "rb"}, {b, "vb"}} {
+		w.n.WaitUp(t, w.dev)
+	}
+	a.Route(t, "203.0.113.0/24", "198.51.100.254")
+	b.Route(t, "198.51.100.0/24", "203.0.113.254")
+	r.Sysctl(t, "net.ipv4.ip_forward", "1")
+
+	startDaemon(t, a, "gretun A", "-name", "gre1", "-mode", "gre", "-key", "5", "-pmtu-expires", "2s",
+		"-local", "198.51.100.1", "-remote", "203.0.113.2", "-addr", "192.0.2.1/30", "-metrics", metricsAddr)
+	startDaemon(t, b, "gretun B", "-name", "gre1", "-mode", "gre", "-key", "5",
+		"-local", "203.0.113.2", "-remote", "198.51.100.1", "-addr", "192.0.2.2/30")
+	c := nsHTTPClient(a)
+	mtu := func() float64 { return scrape(t, c)[tunnelMetric("mtu", "gre1")] }
+	waitMTU := func(want float64, msg string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for mtu() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: tunnel MTU %v, want %v", msg, mtu(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitMTU(1472, "at start (1500 less IPv4, GRE and key)")
+
+	// The quoted start of an outer packet from A to B: IPv4, GRE with a
+	// key, an inner IPv4 header.
+	quote := func(key uint32) []byte {
+		q := testpkt.BuildIPv4(0, 20+8+20, testpkt.IPv4{TTL: 63, Protocol: 47,
+			Src: netip.MustParseAddr("198.51.100.1"), Dst: netip.MustParseAddr("203.0.113.2")})
+		binary.BigEndian.PutUint16(q[20:], 0x2000) // K
+		binary.BigEndian.PutUint16(q[22:], 0x0800) // IPv4
+		binary.BigEndian.PutUint32(q[24:], key)
+		copy(q[28:], testpkt.BuildIPv4(0, 20, testpkt.IPv4{TTL: 64}))
+		return q
+	}
+	// fragNeeded sends ICMP fragmentation needed (RFC 1191) from the
+	// router's address towards A.
+	fragNeeded := func(nextHop int, q []byte) {
+		t.Helper()
+		m, err := (&icmp.Message{Type: ipv4.ICMPTypeDestinationUnreachable, Code: 4, Body: &icmp.DstUnreach{Data: q}}).Marshal(nil)
+		require.NoError(t, err)
+		binary.BigEndian.PutUint16(m[6:], uint16(nextHop))
+		m[2], m[3] = 0, 0
+		binary.BigEndian.PutUint16(m[2:], checksum.Checksum(m))
+		r.Do(t, func() {
+			pc, err := net.ListenPacket("ip4:icmp", "198.51.100.254")
+			require.NoError(t, err)
+			defer pc.Close()
+			_, err = pc.WriteTo(m, &net.IPAddr{IP: net.ParseIP("198.51.100.1")})
+			require.NoError(t, err)
+		})
+	}
+	refused := func() float64 { return scrape(t, c)["ipencap_engine_pathmtu_refused_total"] }
+
+	fragNeeded(68, quote(6))
+	deadline := time.Now().Add(5 * time.Second)
+	for refused() < 1 {
+		require.False(t, time.Now().After(deadline), "the forged report was never seen")
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Equal(t, 1472.0, mtu(), "a forged report (key 6) changes nothing")
+
+	fragNeeded(1000, quote(5))
+	waitMTU(1000-28, "a genuine report lowers it")
+	fragNeeded(68, quote(5))
+	waitMTU(552-28, "floored at 552 (min_pmtu)")
+	waitMTU(1472, "expired after -pmtu-expires")
+	assert.Equal(t, 1.0, refused())
 }
