@@ -1,7 +1,6 @@
 package tunnel_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap/internal/testpkt"
 	"github.com/ipencap/ipencap/tunnel"
 )
 
@@ -47,24 +47,6 @@ func (u *brokenUnderlay) Close() error {
 	return nil
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestFailingUnderlayBacksOff: an underlay whose every read fails is read
 // with a backoff (1 ms doubling to 1 s) and logged at most once per 10 s,
 // with the count of failures kept quiet, instead of once per millisecond
@@ -72,7 +54,7 @@ func (s *syncBuffer) String() string {
 // lines; before, it took 60 000 of each.
 func TestFailingUnderlayBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs syncBuffer
+		var logs testpkt.SyncBuffer
 		e := tunnel.NewEngine(tunnel.EngineConfig{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		u := &brokenUnderlay{closed: make(chan struct{})}
 		require.NoError(t, e.AddUnderlay(u, tunnel.UnderlayConfig{Name: "bad"}))

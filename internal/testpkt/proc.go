@@ -3,32 +3,9 @@
 package testpkt
 
 import (
-	"bytes"
 	"os/exec"
-	"sync"
 	"testing"
 )
-
-// SyncBuffer is a bytes.Buffer for a process's output, read while the
-// process writes.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Proc is a program a test runs inside a network namespace.
 type Proc struct {
