@@ -2,6 +2,7 @@ package gre
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/ipencap/ipencap/checksum"
 )
@@ -134,8 +135,14 @@ type Decoder struct {
 //	|                         Routing (optional)                    |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 type Header struct {
+	// Four fields in 32 bytes: the compiler keeps a struct of at most four
+	// fields and four words in registers (SSA) and returns it in
+	// registers. A bigger one (n as an int made it 40 bytes) Parse builds
+	// on its stack and copies out with overlapping 16-byte moves that
+	// cannot be forwarded from the field stores, which tripled the cost
+	// of Parse. TestHeaderSize keeps it within 32 bytes.
 	b     []byte   // the whole GRE packet
-	n     int      // header length, routing included; len(b) >= n
+	n     uint32   // header length, routing included; len(b) >= n
 	w     uint16   // the flags and version word as Parse validated it
 	proto Protocol // the protocol type as Parse read it
 }
@@ -232,8 +239,13 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 				return Header{}, ErrTruncated
 			}
 		}
+		if uint64(n) > math.MaxUint32 {
+			// Past what Header.n holds, and past any IP packet: an IPv6
+			// jumbogram carries at most 2^32-1 bytes.
+			return Header{}, ErrRouting
+		}
 	}
-	h := Header{b: b, n: n, w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:]))}
+	h := Header{b: b, n: uint32(n), w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:]))}
 	if !d.NoVerifyChecksum && w&FlagChecksum != 0 && !h.checksumValid() {
 		return Header{}, ErrChecksum
 	}
@@ -250,7 +262,7 @@ func (h Header) Version() uint8 { return uint8(h.w & VersionMask) }
 func (h Header) Protocol() Protocol { return h.proto }
 
 // Len returns the length of the header, routing included.
-func (h Header) Len() int { return h.n }
+func (h Header) Len() int { return int(h.n) }
 
 // Bytes returns the header bytes (a sub-slice of the parsed buffer).
 func (h Header) Bytes() []byte { return h.b[:h.n] }
