@@ -58,10 +58,11 @@ var (
 	// [ipencap.ErrFrame].
 	ErrAck = ipencap.NewError("gre: acknowledgment needs version 1", ipencap.ErrFrame)
 	// ErrRouting means a malformed routing field: from Parse, a NULL SRE
-	// whose SRE offset is not zero; from Fields.Validate (so Encode,
-	// Append), SREs without the R bit, an SRE that would read as the NULL
-	// terminator, or SRE information longer than 255 bytes. Kind
-	// [ipencap.ErrFrame].
+	// whose SRE offset is not zero, or SREs that make the header longer
+	// than 2^32-1 bytes (no IP packet, not even an IPv6 jumbogram, holds
+	// that much); from Fields.Validate (so Encode, Append), SREs without
+	// the R bit, an SRE that would read as the NULL terminator, or SRE
+	// information longer than 255 bytes. Kind [ipencap.ErrFrame].
 	ErrRouting = ipencap.NewError("gre: invalid routing field", ipencap.ErrFrame)
 	// ErrTooLong means AppendKeepalive was asked for a packet longer than
 	// the 65535 bytes an IPv4 total length can state (an inner GRE header

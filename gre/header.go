@@ -2,6 +2,7 @@ package gre
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/ipencap/ipencap/checksum"
 )
@@ -134,8 +135,14 @@ type Decoder struct {
 //	|                         Routing (optional)                    |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 type Header struct {
+	// Four fields in 32 bytes: the compiler keeps a struct of at most four
+	// fields and four words in registers (SSA) and returns it in
+	// registers. A bigger one (n as an int made it 40 bytes) Parse builds
+	// on its stack and copies out with overlapping 16-byte moves that
+	// cannot be forwarded from the field stores, which tripled the cost
+	// of Parse. TestHeaderSize keeps it within 32 bytes.
 	b     []byte   // the whole GRE packet
-	n     int      // header length, routing included; len(b) >= n
+	n     uint32   // header length, routing included; len(b) >= n
 	w     uint16   // the flags and version word as Parse validated it
 	proto Protocol // the protocol type as Parse read it
 }
@@ -154,6 +161,29 @@ func Parse(b []byte) (Header, error) {
 // [ErrTruncated], [ErrVersion], [ErrReservedBits], [ErrPPTP], [ErrRouting]
 // or [ErrChecksum].
 func (d Decoder) Parse(b []byte) (Header, error) {
+	// The fast path takes the headers every mode accepts the same way:
+	// version 0, no routing, none of the flag bits the mode rejects. For
+	// them the header length follows from C, K and S alone (optLen), and
+	// what remains to check is the length and the checksum. Everything
+	// else (an unknown mode, a short buffer, version 1, R, rejected bits)
+	// falls through to the full validation below, in the same function so
+	// that those headers pay no extra call. TestParseFastPath checks Parse
+	// against the code without the fast path on every flags word.
+	if len(b) >= MinLen && d.Mode <= ModeRFC1701 {
+		w := binary.BigEndian.Uint16(b[:2])
+		if w&(VersionMask|FlagRouting|d.rejectV0()) == 0 {
+			n := uint32(optLen[w>>12])
+			if uint(len(b)) < uint(n) {
+				return Header{}, ErrTruncated
+			}
+			if w&FlagChecksum != 0 && !d.NoVerifyChecksum && checksum.Sum(b, 0) != 0xffff {
+				return Header{}, ErrChecksum
+			}
+			return Header{b: b, n: n, w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:4]))}, nil
+		}
+	}
+	// Every header: each check in turn, in the order that decides which
+	// error a header with several faults gets.
 	if d.Mode > ModeRFC1701 {
 		return Header{}, ErrMode
 	}
@@ -232,12 +262,41 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 				return Header{}, ErrTruncated
 			}
 		}
+		if uint64(n) > math.MaxUint32 {
+			// Past what Header.n holds, and past any IP packet: an IPv6
+			// jumbogram carries at most 2^32-1 bytes.
+			return Header{}, ErrRouting
+		}
 	}
-	h := Header{b: b, n: n, w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:]))}
+	h := Header{b: b, n: uint32(n), w: w, proto: Protocol(binary.BigEndian.Uint16(b[2:]))}
 	if !d.NoVerifyChecksum && w&FlagChecksum != 0 && !h.checksumValid() {
 		return Header{}, ErrChecksum
 	}
 	return h, nil
+}
+
+// optLen is the length of a version 0 header without routing, indexed by
+// the top 4 bits of the flags word (C R K S): 4, plus 4 for the checksum
+// and offset word (C or R), 4 for the key (K), 4 for the sequence number
+// (S).
+var optLen = [16]uint8{
+	4, 8, 8, 12, // C=0 R=0: -, S, K, KS
+	8, 12, 12, 16, // C=0 R=1
+	8, 12, 12, 16, // C=1 R=0
+	8, 12, 12, 16, // C=1 R=1
+}
+
+// rejectV0 returns the flag bits besides R that d's mode rejects in a
+// version 0 header, as Parse's full validation does: bits 9–12 in
+// ModeLinux over IPv4; s and the top recursion bit in ModeRFC2784.
+func (d Decoder) rejectV0() uint16 {
+	switch {
+	case d.Mode == ModeLinux && !d.OverIPv6:
+		return ReservedMaskV1
+	case d.Mode == ModeRFC2784:
+		return FlagStrictRoute | 0x0400
+	}
+	return 0
 }
 
 // FlagsVersion returns the first 16 bits of the header as Parse read them.
@@ -250,7 +309,7 @@ func (h Header) Version() uint8 { return uint8(h.w & VersionMask) }
 func (h Header) Protocol() Protocol { return h.proto }
 
 // Len returns the length of the header, routing included.
-func (h Header) Len() int { return h.n }
+func (h Header) Len() int { return int(h.n) }
 
 // Bytes returns the header bytes (a sub-slice of the parsed buffer).
 func (h Header) Bytes() []byte { return h.b[:h.n] }
