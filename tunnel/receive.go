@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -250,31 +249,6 @@ func (r *receiver) handle(i int) {
 	}
 	t.receive(r, i, o, d)
 	d.inner = nil
-}
-
-// ethernetIP returns the IPv4 or IPv6 packet an Ethernet frame carries,
-// behind any 802.1Q/802.1ad tags, or nil when it carries something else
-// (ARP...) or a packet whose version is not the EtherType's: RFC 6040 then
-// does not apply, as in Linux, whose IP_ECN_decapsulate leaves a frame
-// that is not IP alone.
-func ethernetIP(f []byte) []byte {
-	if len(f) < gre.EthernetMinLen {
-		return nil
-	}
-	et, p := binary.BigEndian.Uint16(f[12:]), f[gre.EthernetMinLen:]
-	for et == etherVLAN || et == etherQinQ {
-		if len(p) < 4 {
-			return nil
-		}
-		et, p = binary.BigEndian.Uint16(p[2:]), p[4:]
-	}
-	switch {
-	case len(p) == 0:
-		return nil
-	case gre.Protocol(et) == gre.ProtoIPv4 && p[0]>>4 == 4, gre.Protocol(et) == gre.ProtoIPv6 && p[0]>>4 == 6:
-		return p
-	}
-	return nil
 }
 
 // errMode is an inner packet that the tunnel's mode does not carry; it is

@@ -68,17 +68,7 @@ func TestRoamGRE(t *testing.T) {
 		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, tunnel.KeyOf(k), tunnel.KeyOf(k), true
 	}, true)
 	in := inner4(60, 64, 0, false)
-	mk := func(src netip.Addr, key gre.Key, seq uint32) []byte {
-		f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: key, SeqPresent: true, Seq: seq}
-		g, err := f.Append(nil, in)
-		require.NoError(t, err)
-		o, err := outer.NewEncapsulator(outer.Config{Local: src, Remote: end1v4, TTL: 64})
-		require.NoError(t, err)
-		b := append(make([]byte, o.Overhead()), g...)
-		start, err := o.Prepend(b, o.Overhead(), outer.ProtoGRE, outer.Inner{})
-		require.NoError(t, err)
-		return b[start:]
-	}
+	mk := func(src netip.Addr, key gre.Key, seq uint32) []byte { return roamPkt(t, src, key, &seq) }
 	inject(t, p, mk(end2v4, k, 10), mk(moved, k, 11), mk(other, 6, 12), mk(other, k, 5))
 	s, es := settled(t, p, 4)
 	assert.Equal(t, uint64(2), s.RxPackets)
@@ -112,10 +102,10 @@ func TestRoamConfig(t *testing.T) {
 	}
 }
 
-// roamPkt builds a GRE packet from src to end 1 with key 5 and, when seq
-// is not nil, a sequence number.
-func roamPkt(t *testing.T, src netip.Addr, seq *uint32) []byte {
-	f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: 5}
+// roamPkt builds a GRE packet from src to end 1 with key and, when seq is
+// not nil, a sequence number.
+func roamPkt(t *testing.T, src netip.Addr, key gre.Key, seq *uint32) []byte {
+	f := gre.Fields{Protocol: gre.ProtoIPv4, KeyPresent: true, Key: key}
 	if seq != nil {
 		f.SeqPresent, f.Seq = true, *seq
 	}
@@ -139,7 +129,7 @@ func TestRoamRefused(t *testing.T) {
 	var pkts [][]byte
 	for _, src := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("255.255.255.255"), end1v4} {
 		for range 3 {
-			pkts = append(pkts, roamPkt(t, src, nil))
+			pkts = append(pkts, roamPkt(t, src, 5, nil))
 		}
 	}
 	inject(t, p, pkts...)
@@ -158,10 +148,10 @@ func TestRoamConfirm(t *testing.T) {
 		c1.Roam, c1.IKey, c1.OKey = true, tunnel.KeyOf(5), tunnel.KeyOf(5)
 	}, true)
 	moved := netip.MustParseAddr("198.51.100.77")
-	inject(t, p, roamPkt(t, moved, nil), roamPkt(t, moved, nil), roamPkt(t, end2v4, nil), roamPkt(t, moved, nil), roamPkt(t, moved, nil))
+	inject(t, p, roamPkt(t, moved, 5, nil), roamPkt(t, moved, 5, nil), roamPkt(t, end2v4, 5, nil), roamPkt(t, moved, 5, nil), roamPkt(t, moved, 5, nil))
 	settled(t, p, 5)
 	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "two in a row are not enough")
-	inject(t, p, roamPkt(t, moved, nil))
+	inject(t, p, roamPkt(t, moved, 5, nil))
 	settled(t, p, 6)
 	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "the third in a row moves it")
 	assert.Equal(t, uint64(1), p.t1.Stats().RemoteChanges)
@@ -177,12 +167,12 @@ func TestRoamSeqDistance(t *testing.T) {
 	}, true)
 	moved := netip.MustParseAddr("198.51.100.77")
 	seq := func(n uint32) *uint32 { return &n }
-	inject(t, p, roamPkt(t, end2v4, seq(100)), roamPkt(t, moved, seq(100+1<<20)))
+	inject(t, p, roamPkt(t, end2v4, 5, seq(100)), roamPkt(t, moved, 5, seq(100+1<<20)))
 	s, _ := settled(t, p, 2)
 	assert.Equal(t, uint64(2), s.RxPackets, "in the window: delivered")
 	assert.Equal(t, uint64(1), s.RoamRefused)
 	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "too far ahead to move it")
-	inject(t, p, roamPkt(t, moved, seq(100+1<<20+3)))
+	inject(t, p, roamPkt(t, moved, 5, seq(100+1<<20+3)))
 	settled(t, p, 3)
 	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "near the last one: moved")
 }

@@ -256,19 +256,8 @@ func nestingFrom(p []byte, layer, limit int, port uint16) int {
 	for n <= limit {
 		switch layer {
 		case layerEthernet:
-			// An Ethernet header (RFC 894), any 802.1Q/802.1ad tags, then
-			// the EtherType of what follows.
-			if len(p) < gre.EthernetMinLen {
-				return n
-			}
-			et, q := binary.BigEndian.Uint16(p[12:]), p[gre.EthernetMinLen:]
-			for et == etherVLAN || et == etherQinQ {
-				if len(q) < 4 {
-					return n
-				}
-				et, q = binary.BigEndian.Uint16(q[2:]), q[4:]
-			}
-			if gre.Protocol(et) != gre.ProtoIPv4 && gre.Protocol(et) != gre.ProtoIPv6 {
+			q := ethernetIP(p)
+			if q == nil {
 				return n
 			}
 			layer, p = layerIP, q
@@ -348,13 +337,6 @@ func firstByte(p []byte) byte {
 	}
 	return p[0]
 }
-
-// EtherTypes of VLAN tags (IEEE 802.1Q, 802.1ad) the loop guard looks
-// through.
-const (
-	etherVLAN = 0x8100
-	etherQinQ = 0x88a8
-)
 
 // maxFragments bounds the fragments one packet is cut into; a packet that
 // would need more (a huge packet over a tiny MTU) is counted as TxTooBig.

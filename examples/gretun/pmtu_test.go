@@ -20,6 +20,30 @@ import (
 	"github.com/ipencap/ipencap/internal/testpkt"
 )
 
+// routed returns three namespaces, A and B joined by the router R, whose
+// link to B has MTU mtuB:
+//
+//	A va 198.51.100.1/24 — 198.51.100.254/24 R 203.0.113.254/24 — 203.0.113.2/24 B
+//	  MTU 1500                                MTU mtuB
+func routed(t *testing.T, mtuB int) (a, r, b *testpkt.NS) {
+	t.Helper()
+	a, r, b = testpkt.NewNS(t), testpkt.NewNS(t), testpkt.NewNS(t)
+	testpkt.Veth(t, a, "va", r, "ra", 1500)
+	testpkt.Veth(t, r, "rb", b, "vb", mtuB)
+	a.Up(t, "va", "198.51.100.1/24")
+	r.Up(t, "ra", "198.51.100.254/24")
+	r.Up(t, "rb", "203.0.113.254/24")
+	b.Up(t, "vb", "203.0.113.2/24")
+	a.WaitUp(t, "va")
+	r.WaitUp(t, "ra")
+	r.WaitUp(t, "rb")
+	b.WaitUp(t, "vb")
+	a.Route(t, "203.0.113.0/24", "198.51.100.254")
+	b.Route(t, "198.51.100.0/24", "203.0.113.254")
+	r.Sysctl(t, "net.ipv4.ip_forward", "1")
+	return a, r, b
+}
+
 // TestPathMTU runs a GRE tunnel across a router whose link to B is
 // smaller than A's:
 //
@@ -42,20 +66,7 @@ import (
 func TestPathMTU(t *testing.T) {
 	needRoot(t)
 	ipTool := testpkt.NetTool(t, "ip")
-	a, r, b := testpkt.NewNS(t), testpkt.NewNS(t), testpkt.NewNS(t)
-	testpkt.Veth(t, a, "va", r, "ra", 1500)
-	testpkt.Veth(t, r, "rb", b, "vb", 1400)
-	a.Up(t, "va", "198.51.100.1/24")
-	r.Up(t, "ra", "198.51.100.254/24")
-	r.Up(t, "rb", "203.0.113.254/24")
-	b.Up(t, "vb", "203.0.113.2/24")
-	a.WaitUp(t, "va")
-	r.WaitUp(t, "ra")
-	r.WaitUp(t, "rb")
-	b.WaitUp(t, "vb")
-	a.Route(t, "203.0.113.0/24", "198.51.100.254")
-	b.Route(t, "198.51.100.0/24", "203.0.113.254")
-	r.Sysctl(t, "net.ipv4.ip_forward", "1")
+	a, _, b := routed(t, 1400)
 	for _, n := range []*testpkt.NS{a, b} {
 		// IPv4 only: keeps the kernel's IPv6 chatter off the tunnel.
 		n.Sysctl(t, "net.ipv6.conf.default.disable_ipv6", "1")
@@ -122,22 +133,7 @@ func TestPathMTU(t *testing.T) {
 //   - and with -pmtu-expires 2s the tunnel MTU comes back to 1472.
 func TestPathMTUForgedICMP(t *testing.T) {
 	needRoot(t)
-	a, r, b := testpkt.NewNS(t), testpkt.NewNS(t), testpkt.NewNS(t)
-	testpkt.Veth(t, a, "va", r, "ra", 1500)
-	testpkt.Veth(t, r, "rb", b, "vb", 1500)
-	a.Up(t, "va", "198.51.100.1/24")
-	r.Up(t, "ra", "198.51.100.254/24")
-	r.Up(t, "rb", "203.0.113.254/24")
-	b.Up(t, "vb", "203.0.113.2/24")
-	for _, w := range []struct {
-		n   *testpkt.NS
-		dev string
-	}{{a, "va"}, {r, "ra"}, {r, "rb"}, {b, "vb"}} {
-		w.n.WaitUp(t, w.dev)
-	}
-	a.Route(t, "203.0.113.0/24", "198.51.100.254")
-	b.Route(t, "198.51.100.0/24", "203.0.113.254")
-	r.Sysctl(t, "net.ipv4.ip_forward", "1")
+	a, r, b := routed(t, 1500)
 
 	startDaemon(t, a, "gretun A", "-name", "gre1", "-mode", "gre", "-key", "5", "-pmtu-expires", "2s",
 		"-local", "198.51.100.1", "-remote", "203.0.113.2", "-addr", "192.0.2.1/30", "-metrics", metricsAddr)

@@ -226,17 +226,7 @@ func TestTooManySegmentsCounted(t *testing.T) {
 	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
 	// UDP_SEGMENT 500: a send of 1500 bytes leaves as three segments,
 	// one of 5 bytes as a plain datagram.
-	raw, err := c.SyscallConn()
-	require.NoError(t, err)
-	var serr error
-	require.NoError(t, raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT, 500)
-	}))
-	require.NoError(t, serr)
-	var msg []byte
-	for i := range 3 {
-		msg = append(msg, bytes.Repeat([]byte{byte('x' + i)}, 500)...)
-	}
+	msg := segmented(t, c)
 	gso := func(to netip.AddrPort) {
 		t.Helper()
 		_, err := c.WriteToUDPAddrPort(msg, to)
@@ -281,7 +271,7 @@ func TestTooManySegmentsCounted(t *testing.T) {
 
 	// One buffer: nothing is kept; Read goes on to the next datagram.
 	gso(netip.AddrPortFrom(peer4, 11))
-	_, err = c.WriteToUDPAddrPort([]byte("after"), netip.AddrPortFrom(peer4, 12))
+	_, err := c.WriteToUDPAddrPort([]byte("after"), netip.AddrPortFrom(peer4, 12))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"after"}, read(1, 12))
 	assert.Equal(t, tundev.Stats{TooManySegments: 2}, dev.Stats())

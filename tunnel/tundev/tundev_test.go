@@ -302,17 +302,7 @@ func TestReadRouted(t *testing.T) {
 
 	// One send of 3×500 bytes with UDP_SEGMENT 500: with USO the device
 	// gets one 1500-byte super-packet that Read splits, else three.
-	raw, err := c.SyscallConn()
-	require.NoError(t, err)
-	var serr error
-	require.NoError(t, raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT, 500)
-	}))
-	require.NoError(t, serr)
-	var msg []byte
-	for i := range 3 {
-		msg = append(msg, bytes.Repeat([]byte{byte('x' + i)}, 500)...)
-	}
+	msg := segmented(t, c)
 	_, err = c.WriteToUDPAddrPort(msg, netip.AddrPortFrom(peer4, 10))
 	require.NoError(t, err)
 	for i := range 3 {
@@ -394,4 +384,23 @@ func TestAllocs(t *testing.T) {
 	}
 	assert.Zero(t, testing.AllocsPerRun(200, write), "Write")
 	assert.Zero(t, testing.AllocsPerRun(200, read), "Read")
+}
+
+// segmented sets UDP_SEGMENT 500 on c (UDP GSO: one send leaves as
+// segments of 500 bytes) and returns a 1500-byte message of three such
+// segments, "xxx…", "yyy…", "zzz…".
+func segmented(t *testing.T, c *net.UDPConn) []byte {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	require.NoError(t, err)
+	var serr error
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT, 500)
+	}))
+	require.NoError(t, serr)
+	var msg []byte
+	for i := range 3 {
+		msg = append(msg, bytes.Repeat([]byte{byte('x' + i)}, 500)...)
+	}
+	return msg
 }
