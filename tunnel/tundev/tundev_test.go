@@ -303,7 +303,7 @@ func TestReadRouted(t *testing.T) {
 	// One send of 3×500 bytes with UDP_SEGMENT 500: with USO the device
 	// gets one 1500-byte super-packet that Read splits, else three.
 	msg := segmented(t, c)
-	_, err = c.WriteToUDPAddrPort(msg, netip.AddrPortFrom(peer4, 10))
+	_, err := c.WriteToUDPAddrPort(msg, netip.AddrPortFrom(peer4, 10))
 	require.NoError(t, err)
 	for i := range 3 {
 		p := next()
