@@ -32,9 +32,10 @@ const MaxBatch = 1024
 // Config configures [Open].
 type Config struct {
 	// Local is the address and port to bind. An invalid or unspecified
-	// IPv6 address binds the wildcard of both families (a dual-stack
-	// socket); 0.0.0.0 binds the IPv4 wildcard only. Port 0 means [Port]
-	// (4754).
+	// IPv6 address binds the wildcard of both families, with a socket
+	// each (the IPv6 one IPv6-only, not dual-stack); 0.0.0.0 binds the
+	// IPv4 wildcard only, and an IPv6 address makes an IPv6-only socket.
+	// Port 0 means [Port] (4754).
 	Local netip.AddrPort
 	// SourcePort is the UDP source port of sent packets. 0 chooses a port
 	// per inner flow from a hash of the flow, in MinFlowPort–MaxFlowPort,
@@ -82,4 +83,9 @@ type Stats struct {
 	RxCalls    uint64 // recvmmsg calls that returned messages
 	RxTrunc    uint64 // datagrams dropped: larger than the buffer
 	RxDropped  uint64 // coalesced datagrams dropped: no buffer left
+	// RxMapped counts the datagrams dropped because their source is an
+	// IPv4-mapped IPv6 address (::ffff:a.b.c.d). The IPv6 sockets are
+	// IPv6-only, so such a datagram came in a native IPv6 packet that
+	// claims an IPv4 source, which Linux (from 5.12) delivers to UDP.
+	RxMapped uint64
 }

@@ -19,6 +19,15 @@ type receiver struct {
 	got   int // messages read
 	errno unix.Errno
 
+	// With two sockets: ReadBatch waits on the Conn's epoll instance,
+	// and wait reads from either socket, starting with socks[next].
+	socks  []*socket
+	next   int
+	waitFn func(fd uintptr) bool
+	tryFn  func(fd uintptr)
+	ready  bool  // tryFn read messages (or failed)
+	err    error // a socket's Control failed: it is closed
+
 	// Datagrams of a coalesced message that did not fit in the caller's
 	// buffers: stash[off:end], seg bytes each, from peer.
 	stash         []byte
@@ -26,7 +35,7 @@ type receiver struct {
 	peer          netip.AddrPort
 }
 
-func (r *receiver) init(batch int, gro bool) {
+func (r *receiver) init(batch int, gro bool, socks []*socket) {
 	r.msgs = make([]mmsghdr, batch)
 	r.iovs = make([]unix.Iovec, batch)
 	r.names = make([]unix.RawSockaddrInet6, batch)
@@ -42,6 +51,9 @@ func (r *receiver) init(batch int, gro bool) {
 		r.stash = make([]byte, stashSize)
 	}
 	r.fn = r.recv
+	r.socks = socks
+	r.waitFn = r.wait
+	r.tryFn = r.try
 }
 
 // recv is the RawConn.Read callback: one recvmmsg.
@@ -59,11 +71,38 @@ func (r *receiver) recv(fd uintptr) bool {
 	}
 }
 
+// try is recv for RawConn.Control, which does not wait.
+func (r *receiver) try(fd uintptr) { r.ready = r.recv(fd) }
+
+// wait is the RawConn.Read callback of the epoll instance: one recvmmsg on
+// each socket in turn, starting after the one that last had messages so
+// that neither starves the other, until one has messages; false (wait
+// for the epoll instance to turn readable) if neither has.
+func (r *receiver) wait(uintptr) bool {
+	for i := range r.socks {
+		k := (r.next + i) % len(r.socks)
+		r.ready = false
+		if err := r.socks[k].rc.Control(r.tryFn); err != nil {
+			r.err = err
+			return true
+		}
+		if r.ready {
+			r.next = (k + 1) % len(r.socks)
+			return true
+		}
+	}
+	return false
+}
+
 // ReadBatch reads up to len(bufs) datagrams (at most BatchSize):
 // datagram i is bufs[i][offset:offset+sizes[i]] and peers[i] its source
-// address and port. It blocks until one is there. A coalesced GRO message
-// is split into its datagrams; those that do not fit are returned by the
-// next call. It returns [net.ErrClosed] once the Conn is closed.
+// address and port. It blocks until one is there; bound to the wildcard,
+// it reads from the IPv4 and the IPv6 socket in turn. A coalesced GRO
+// message is split into its datagrams; those that do not fit are returned
+// by the next call. A datagram from an IPv4-mapped IPv6 address is
+// dropped and counted in Stats.RxMapped: the sockets are IPv6-only, so it
+// is a native IPv6 packet that claims an IPv4 source. It returns
+// [net.ErrClosed] once the Conn is closed.
 func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, offset int) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
@@ -99,9 +138,20 @@ func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, off
 		r.msgs[j].n = 0
 	}
 	r.want = want
-	err := c.rx.rc.Read(r.fn)
+	var err error
+	if c.poll != nil {
+		r.err = nil
+		if err = c.prc.Read(r.waitFn); err == nil {
+			err = r.err
+		}
+	} else {
+		err = c.rx[0].rc.Read(r.fn)
+	}
 	defer clear(r.iovs[:want]) // do not keep the caller's buffers
 	if err != nil {
+		if c.closed.Load() {
+			return 0, net.ErrClosed
+		}
 		return 0, err
 	}
 	if r.errno != 0 {
@@ -118,10 +168,14 @@ func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, off
 			c.st.rxTrunc.Add(1)
 			continue
 		}
-		peer := getAddr(&r.names[j])
 		seg := 0
 		if c.gro {
 			seg = groSize(r.oob[j*rxOOBLen : j*rxOOBLen+int(m.hdr.Controllen)])
+		}
+		peer, ok := getAddr(&r.names[j])
+		if !ok {
+			c.st.rxMapped.Add(uint64(datagrams(size, seg)))
+			continue
 		}
 		src := bufs[slot][offset : offset+size]
 		bytes += uint64(size)
@@ -176,6 +230,15 @@ func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, off
 	st.rxPackets.Add(uint64(n))
 	st.rxBytes.Add(bytes)
 	return n, nil
+}
+
+// datagrams returns how many datagrams a message of size bytes holds: one,
+// or with GRO segments of seg bytes, the last maybe shorter.
+func datagrams(size, seg int) int {
+	if seg <= 0 || size <= seg {
+		return 1
+	}
+	return (size + seg - 1) / seg
 }
 
 // drain moves stashed datagrams to bufs.
