@@ -93,7 +93,11 @@ const (
 	// Largest UDP payloads of one datagram or GSO message.
 	maxPayload4 = 1<<16 - 1 - 20 - 8
 	maxPayload6 = 1<<16 - 1 - 8
-	stashSize   = 1 << 16
+	// maxGRO is the largest coalesced message: UDP GRO and GSO stop at
+	// 64 KiB (unless a device's gro_max_size is raised for BIG TCP; a
+	// larger message is cut off and counted, see ReadBatch).
+	maxGRO    = maxPayload6
+	stashSize = 1 << 16
 )
 
 var cmsgGSOSpace = unix.CmsgSpace(cmsgGSOLen)

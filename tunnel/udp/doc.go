@@ -70,8 +70,15 @@
 //     receive reads Batch/64 messages (at least 1) into the last buffers
 //     and copies the datagrams to the front, as wireguard-go's StdNetBind
 //     does; datagrams that still do not fit wait in a buffer of the Conn
-//     for the next ReadBatch. Without GRO a receive reads Batch messages
-//     in place.
+//     for the next ReadBatch. A coalesced message is up to 64 KiB, so if
+//     the reader's buffers are smaller (an MTU, say), the messages are
+//     read into buffers of the Conn instead, allocated once, and the
+//     datagrams copied out from there: the same one copy. Without GRO a
+//     receive reads Batch messages in place. Nothing is lost silently: a
+//     datagram that does not fit its buffer is dropped alone, and so is
+//     each datagram cut off from a coalesced message larger than 64 KiB
+//     (a device's gro_max_size can allow that, for BIG TCP); each is
+//     counted once in [Stats].RxTrunc.
 //
 // Without the offloads it falls back to plain recvmmsg and sendmmsg.
 // [Conn.Offload] reports what is in use and [Conn.Stats] counts packets,

@@ -262,6 +262,7 @@ func TestGROSplit(t *testing.T) {
 			st := b.Stats()
 			assert.NotZero(t, st.RxGRO)
 			assert.Zero(t, st.RxDropped)
+			assert.Equal(t, uint64(200*700+99), st.RxBytes, "RxBytes: stashed datagrams count once")
 		})
 	}
 }
