@@ -32,9 +32,10 @@ const MaxBatch = 1024
 // Config configures [Open].
 type Config struct {
 	// Local is the address and port to bind. An invalid or unspecified
-	// IPv6 address binds the wildcard of both families (a dual-stack
-	// socket); 0.0.0.0 binds the IPv4 wildcard only. Port 0 means [Port]
-	// (4754).
+	// IPv6 address binds the wildcard of both families, with a socket
+	// each (the IPv6 one IPv6-only, not dual-stack); 0.0.0.0 binds the
+	// IPv4 wildcard only, and an IPv6 address makes an IPv6-only socket.
+	// Port 0 means [Port] (4754).
 	Local netip.AddrPort
 	// SourcePort is the UDP source port of sent packets. 0 chooses a port
 	// per inner flow from a hash of the flow, in MinFlowPort–MaxFlowPort,
@@ -68,6 +69,8 @@ const DefaultBufSize = 4 << 20
 // Stats are a Conn's counters since Open. Packets are GRE-in-UDP
 // datagrams; messages are the entries of sendmmsg and recvmmsg, one
 // datagram each or, with GSO or GRO, several; calls are the system calls.
+// A datagram dropped on receipt counts once, in one of RxTrunc, RxDropped
+// and RxMapped, whether it came alone or in a coalesced message.
 type Stats struct {
 	TxPackets  uint64 // datagrams sent
 	TxBytes    uint64 // UDP payload bytes sent
@@ -76,10 +79,15 @@ type Stats struct {
 	TxCalls    uint64 // sendmmsg calls
 	TxErrors   uint64 // datagrams not sent because of an error
 	RxPackets  uint64 // datagrams received
-	RxBytes    uint64 // UDP payload bytes received
+	RxBytes    uint64 // UDP payload bytes of the datagrams received
 	RxMessages uint64 // recvmmsg messages received
 	RxGRO      uint64 // of which coalesced by UDP GRO
 	RxCalls    uint64 // recvmmsg calls that returned messages
-	RxTrunc    uint64 // datagrams dropped: larger than the buffer
+	RxTrunc    uint64 // datagrams dropped: larger than the buffer (or past its end, in a coalesced message)
 	RxDropped  uint64 // coalesced datagrams dropped: no buffer left
+	// RxMapped counts the datagrams dropped because their source is an
+	// IPv4-mapped IPv6 address (::ffff:a.b.c.d). The IPv6 sockets are
+	// IPv6-only, so such a datagram came in a native IPv6 packet that
+	// claims an IPv4 source, which Linux (from 5.12) delivers to UDP.
+	RxMapped uint64
 }

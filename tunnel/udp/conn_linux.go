@@ -32,12 +32,21 @@ var (
 type Conn struct {
 	batch int
 	local netip.AddrPort
-	v6    bool // the sockets are AF_INET6 (maybe dual-stack)
 	zero4 bool // SO_NO_CHECK: no GSO to IPv4 peers
 	seed  uint64
 
-	rx    *socket   // the bound socket: receives, and sends if it is in tx
-	tx    []*socket // send sockets: one, or FlowSockets for per-flow ports
+	// rx are the bound sockets, which receive (and send if they are in
+	// tx): one, or for the wildcard an IPv4 and an IPv6-only one.
+	rx []*socket
+	// poll, with two rx sockets, is an epoll instance that holds both,
+	// registered with the runtime's poller: ReadBatch waits on it.
+	poll *os.File
+	prc  syscall.RawConn
+	// tx are the send sockets: nflow of each family the Conn has, the
+	// IPv4 ones first; split says there are both.
+	tx    []*socket
+	nflow int // 1, or the ports of per-flow source ports
+	split bool
 	owned []*socket // every socket, for Close
 	gro   bool
 
@@ -55,7 +64,7 @@ type Conn struct {
 type counters struct {
 	txPackets, txBytes, txMessages, txGSO, txCalls, txErrors atomic.Uint64
 	rxPackets, rxBytes, rxMessages, rxGRO, rxCalls, rxTrunc  atomic.Uint64
-	rxDropped                                                atomic.Uint64
+	rxDropped, rxMapped                                      atomic.Uint64
 }
 
 // socket is one bound UDP socket.
@@ -63,8 +72,12 @@ type socket struct {
 	conn *net.UDPConn
 	rc   syscall.RawConn
 	port uint16
+	v6   bool        // AF_INET6, IPV6_V6ONLY
 	gso  atomic.Bool // UDP_SEGMENT works
 }
+
+// bind is the network and host of a socket to bind.
+type bind struct{ network, host string }
 
 // mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2).
 type mmsghdr struct {
@@ -80,7 +93,11 @@ const (
 	// Largest UDP payloads of one datagram or GSO message.
 	maxPayload4 = 1<<16 - 1 - 20 - 8
 	maxPayload6 = 1<<16 - 1 - 8
-	stashSize   = 1 << 16
+	// maxGRO is the largest coalesced message: UDP GRO and GSO stop at
+	// 64 KiB (unless a device's gro_max_size is raised for BIG TCP; a
+	// larger message is cut off and counted, see ReadBatch).
+	maxGRO    = maxPayload6
+	stashSize = 1 << 16
 )
 
 var cmsgGSOSpace = unix.CmsgSpace(cmsgGSOLen)
@@ -99,14 +116,18 @@ func Open(cfg Config) (*Conn, error) {
 	if port == 0 {
 		port = Port
 	}
-	network, host := "udp", "::"
+	// The wildcard is one socket per family, the IPv6 one IPV6_V6ONLY,
+	// as Linux's VXLAN binds: then an IPv4 peer can only come in on the
+	// IPv4 socket, and an IPv4-mapped source on the IPv6 one is a native
+	// IPv6 packet that forged it (see ReadBatch).
+	binds := []bind{{"udp4", "0.0.0.0"}, {"udp6", "::"}}
 	if a := cfg.Local.Addr(); a.IsValid() {
 		a = a.WithZone("")
 		switch {
 		case a.Is4() || a.Is4In6():
-			network, host = "udp4", a.Unmap().String()
+			binds = []bind{{"udp4", a.Unmap().String()}}
 		case !a.IsUnspecified():
-			network, host = "udp6", a.String()
+			binds = []bind{{"udp6", a.String()}}
 		}
 	}
 	ok := false
@@ -115,74 +136,166 @@ func Open(cfg Config) (*Conn, error) {
 			c.Close()
 		}
 	}()
-	rx, err := c.listen(cfg, network, host, port, false)
-	if err != nil {
-		return nil, err
-	}
-	c.rx = rx
-	if err := rx.rc.Control(func(fd uintptr) {
-		sa, e := unix.Getsockname(int(fd))
-		if e != nil {
-			err = os.NewSyscallError("getsockname", e)
-			return
+	for _, b := range binds {
+		s, err := c.listen(cfg, b, port, false)
+		if err != nil && len(binds) == 2 && b.network == "udp6" && errors.Is(err, syscall.EAFNOSUPPORT) {
+			// No IPv6 in this kernel: the IPv4 wildcard alone, as Go's
+			// net binds "udp" then.
+			binds = binds[:1]
+			break
 		}
-		switch sa := sa.(type) {
-		case *unix.SockaddrInet4:
-			c.local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			c.v6 = true
-			c.local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-		}
-		if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
-			v, e := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO)
-			c.gro = e == nil && v == 1
-		}
-	}); err != nil {
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case cfg.SourcePort == port:
-		c.tx = []*socket{rx}
-	case cfg.SourcePort != 0:
-		s, err := c.listen(cfg, network, host, cfg.SourcePort, true)
 		if err != nil {
 			return nil, err
 		}
-		c.tx = []*socket{s}
+		c.rx = append(c.rx, s)
+		c.owned = append(c.owned, s)
+	}
+	c.split = len(binds) == 2
+	// The local address is the last socket's: the IPv6 wildcard for
+	// both families.
+	gro := true
+	for _, s := range c.rx {
+		var err error
+		if cerr := s.rc.Control(func(fd uintptr) {
+			sa, e := unix.Getsockname(int(fd))
+			if e != nil {
+				err = os.NewSyscallError("getsockname", e)
+				return
+			}
+			switch sa := sa.(type) {
+			case *unix.SockaddrInet4:
+				c.local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+			case *unix.SockaddrInet6:
+				c.local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+			}
+			v, e := 0, unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1)
+			if e == nil {
+				v, e = unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO)
+			}
+			gro = gro && e == nil && v == 1
+		}); cerr != nil {
+			return nil, cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !gro && len(c.rx) > 1 {
+		// GRO on one socket and not the other: off on both, since a
+		// receive reads either.
+		for _, s := range c.rx {
+			_ = s.rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 0) })
+		}
+	}
+	c.gro = gro
+	if len(c.rx) > 1 {
+		if err := c.openPoll(); err != nil {
+			return nil, err
+		}
+	}
+	c.nflow = 1
+	switch {
+	case cfg.SourcePort == port:
+		c.tx = c.rx
+	case cfg.SourcePort != 0:
+		ss, err := c.listenAll(cfg, binds, cfg.SourcePort)
+		if err != nil {
+			return nil, err
+		}
+		c.tx = ss
 	default:
 		// Bind FlowSockets ports of the dynamic range, starting at a
-		// random one and skipping those in use.
+		// random one and skipping those in use (in either family).
 		const span = MaxFlowPort - MinFlowPort + 1
 		start := rand.IntN(span)
-		for i := 0; i < span && len(c.tx) < FlowSockets; i++ {
+		var tx [2][]*socket
+		for i := 0; i < span && len(tx[0]) < FlowSockets; i++ {
 			p := uint16(MinFlowPort + (start+i)%span)
-			s, err := c.listen(cfg, network, host, p, true)
+			ss, err := c.listenAll(cfg, binds, p)
 			if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) {
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			c.tx = append(c.tx, s)
+			for f, s := range ss {
+				tx[f] = append(tx[f], s)
+			}
 		}
-		if len(c.tx) == 0 {
+		if len(tx[0]) == 0 {
 			return nil, errors.New("udp: no free source port in " + strconv.Itoa(MinFlowPort) + "–" + strconv.Itoa(MaxFlowPort))
 		}
+		c.tx = append(tx[0], tx[1]...)
+		c.nflow = len(tx[0])
 	}
-	c.r.init(c.batch, c.gro)
+	c.r.init(c.batch, c.gro, c.rx)
 	ok = true
 	return c, nil
 }
 
+// listenAll binds a send socket to port for each of binds, or none: on an
+// error it closes those it bound.
+func (c *Conn) listenAll(cfg Config, binds []bind, port uint16) ([]*socket, error) {
+	ss := make([]*socket, 0, len(binds))
+	for _, b := range binds {
+		s, err := c.listen(cfg, b, port, true)
+		if err != nil {
+			for _, s := range ss {
+				s.conn.Close()
+			}
+			return nil, err
+		}
+		ss = append(ss, s)
+	}
+	c.owned = append(c.owned, ss...)
+	return ss, nil
+}
+
+// openPoll makes the epoll instance that holds the rx sockets (level
+// triggered, for EPOLLIN) and hands it to the runtime's poller through
+// an os.File: it turns readable when either socket is, and Close wakes a
+// ReadBatch waiting on it.
+func (c *Conn) openPoll() error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	for _, s := range c.rx {
+		var e error
+		if err := s.rc.Control(func(sfd uintptr) {
+			e = unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, int(sfd), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(sfd)})
+		}); err != nil {
+			e = err
+		}
+		if e != nil {
+			unix.Close(fd)
+			return os.NewSyscallError("epoll_ctl", e)
+		}
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	c.poll = os.NewFile(uintptr(fd), "udp-epoll") // non-blocking: the runtime polls it
+	c.prc, err = c.poll.SyscallConn()
+	return err
+}
+
 // listen binds a UDP socket with cfg's options; a send-only socket drops
 // whatever it receives.
-func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bool) (*socket, error) {
+func (c *Conn) listen(cfg Config, b bind, port uint16, sendOnly bool) (*socket, error) {
+	v6 := b.network == "udp6"
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
 		cerr := rc.Control(func(fd uintptr) {
+			if v6 {
+				// Go's net sets it for "udp6" too; the Conn's check of
+				// IPv4-mapped sources depends on it.
+				if e := unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); e != nil {
+					err = os.NewSyscallError("setsockopt IPV6_V6ONLY", e)
+					return
+				}
+			}
 			if cfg.Link != "" {
 				if e := unix.BindToDevice(int(fd), cfg.Link); e != nil {
 					err = os.NewSyscallError("setsockopt SO_BINDTODEVICE", e)
@@ -225,7 +338,7 @@ func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bo
 		}
 		return err
 	}}
-	pc, err := lc.ListenPacket(context.Background(), network, net.JoinHostPort(host, strconv.Itoa(int(port))))
+	pc, err := lc.ListenPacket(context.Background(), b.network, net.JoinHostPort(b.host, strconv.Itoa(int(port))))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +348,7 @@ func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bo
 		uc.Close()
 		return nil, err
 	}
-	s := &socket{conn: uc, rc: rc, port: port}
+	s := &socket{conn: uc, rc: rc, port: port, v6: v6}
 	s.gso.Store(true)
 	cerr := rc.Control(func(fd uintptr) {
 		if _, e := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT); e != nil {
@@ -245,7 +358,6 @@ func (c *Conn) listen(cfg Config, network, host string, port uint16, sendOnly bo
 	if cerr != nil {
 		s.gso.Store(false)
 	}
-	c.owned = append(c.owned, s)
 	return s, nil
 }
 
@@ -264,14 +376,16 @@ func (c *Conn) LocalAddrs() []netip.Addr {
 }
 
 // LocalAddr returns the bound address and port (an IPv4-mapped address
-// unmapped; the unspecified IPv6 address for a dual-stack socket).
+// unmapped; the unspecified IPv6 address for the wildcard of both
+// families).
 func (c *Conn) LocalAddr() netip.AddrPort { return c.local }
 
 // SourcePorts returns the UDP source ports the Conn sends from: one, or
-// the FlowSockets ports of per-flow source ports.
+// the FlowSockets ports of per-flow source ports (each bound in both
+// families for the wildcard).
 func (c *Conn) SourcePorts() []uint16 {
-	ports := make([]uint16, len(c.tx))
-	for i, s := range c.tx {
+	ports := make([]uint16, c.nflow)
+	for i, s := range c.tx[:c.nflow] {
 		ports[i] = s.port
 	}
 	return ports
@@ -279,7 +393,7 @@ func (c *Conn) SourcePorts() []uint16 {
 
 // Offload reports whether UDP GSO is in use on the send sockets (tx; it
 // turns off for good if the kernel refuses it with EIO) and UDP GRO on
-// the receiving socket (rx).
+// the receiving sockets (rx).
 func (c *Conn) Offload() (tx, rx bool) {
 	tx = len(c.tx) > 0
 	for _, s := range c.tx {
@@ -299,7 +413,7 @@ func (c *Conn) Stats() Stats {
 		TxGSO: s.txGSO.Load(), TxCalls: s.txCalls.Load(), TxErrors: s.txErrors.Load(),
 		RxPackets: s.rxPackets.Load(), RxBytes: s.rxBytes.Load(), RxMessages: s.rxMessages.Load(),
 		RxGRO: s.rxGRO.Load(), RxCalls: s.rxCalls.Load(), RxTrunc: s.rxTrunc.Load(),
-		RxDropped: s.rxDropped.Load(),
+		RxDropped: s.rxDropped.Load(), RxMapped: s.rxMapped.Load(),
 	}
 }
 
@@ -311,6 +425,9 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	var err error
+	if c.poll != nil {
+		err = c.poll.Close()
+	}
 	for _, s := range c.owned {
 		if e := s.conn.Close(); e != nil && err == nil {
 			err = e
@@ -319,18 +436,20 @@ func (c *Conn) Close() error {
 	return err
 }
 
-// putAddr writes ap to sa as a sockaddr of the socket's family and returns
-// its length, or 0 if the family does not fit.
-func (c *Conn) putAddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
-	a := ap.Addr()
+// putAddr writes ap to sa as a sockaddr of the family of the socket (v6:
+// IPv6-only) and returns its length, or 0 if the family does not fit.
+func putAddr(v6 bool, sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
+	a := ap.Addr().Unmap()
 	var port [2]byte
 	binary.BigEndian.PutUint16(port[:], ap.Port())
-	if c.v6 {
+	if v6 {
+		if !a.Is6() {
+			return 0
+		}
 		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
 		sa.Port = *(*uint16)(unsafe.Pointer(&port))
 		return unix.SizeofSockaddrInet6
 	}
-	a = a.Unmap()
 	if !a.Is4() {
 		return 0
 	}
@@ -340,18 +459,21 @@ func (c *Conn) putAddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort) uint32 {
 	return unix.SizeofSockaddrInet4
 }
 
-// getAddr reads a sockaddr written by the kernel.
-func getAddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+// getAddr reads a sockaddr written by the kernel. It reports false for
+// an IPv4-mapped IPv6 address: the sockets are IPv6-only, so that is the
+// source of a native IPv6 packet, which no IPv4 peer sends.
+func getAddr(sa *unix.RawSockaddrInet6) (netip.AddrPort, bool) {
 	switch sa.Family {
 	case unix.AF_INET6:
 		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), binary.BigEndian.Uint16(p[:]))
+		a := netip.AddrFrom16(sa.Addr)
+		return netip.AddrPortFrom(a, binary.BigEndian.Uint16(p[:])), !a.Is4In6()
 	case unix.AF_INET:
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
 		p := (*[2]byte)(unsafe.Pointer(&sa4.Port))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), binary.BigEndian.Uint16(p[:]))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), binary.BigEndian.Uint16(p[:])), true
 	}
-	return netip.AddrPort{}
+	return netip.AddrPort{}, true
 }
 
 func syscallErr(name string, e unix.Errno) error {

@@ -7,9 +7,13 @@
 //
 // [Open] binds a UDP socket to Config.Local (port 4754, the GRE-in-UDP port,
 // when the port is 0). It receives everything, and it sends when
-// Config.SourcePort is that same port. The source port of a UDP datagram is
-// the port its socket is bound to, so the other source port policies need
-// more sockets:
+// Config.SourcePort is that same port. Bound to the wildcard, it is two
+// sockets on that port, as Linux's VXLAN binds: an IPv4 one and an IPv6
+// one with IPV6_V6ONLY (see IPv4-mapped sources below); ReadBatch reads
+// from both, and every packet leaves from the socket of its peer's
+// family. The source port of a UDP datagram is the port its socket is
+// bound to, so the other source port policies need more sockets (one per
+// family for the wildcard, on one port):
 //
 //   - SourcePort 0 (the default): per-flow source ports, as RFC 8086 §3.2
 //     asks so that ECMP routers spread the flows of one tunnel over paths.
@@ -27,6 +31,21 @@
 //   - SourcePort p: every packet leaves from port p, which suits NAT
 //     traversal. When p is the bound port, the receiving socket sends;
 //     otherwise one extra send socket is bound to p.
+//
+// # IPv4-mapped sources
+//
+// A dual-stack socket (an IPv6 socket without IPV6_V6ONLY) reports an IPv4
+// peer as its IPv4-mapped IPv6 address (::ffff:a.b.c.d), and it reports a
+// native IPv6 packet whose source is that same mapped address the same
+// way. Such packets have no business on the wire, but nothing stops a
+// sender from forging one, and Linux delivers it to UDP: from 5.3 it
+// dropped it on input, and 5.12 took that back for all but TCP SYNs
+// (commit dcc32f4f183a, "ipv6: weaken the v4mapped source check"). Read
+// from a dual-stack socket, it would pass for a datagram of the IPv4 peer
+// a.b.c.d, past the engine's IPv4 filters. So the IPv6 sockets here are
+// IPv6-only: IPv4 peers arrive on the IPv4 socket, an IPv4-mapped source
+// can only be forged, and ReadBatch drops it and counts it in
+// [Stats].RxMapped.
 //
 // # Batching and offloads
 //
@@ -51,8 +70,15 @@
 //     receive reads Batch/64 messages (at least 1) into the last buffers
 //     and copies the datagrams to the front, as wireguard-go's StdNetBind
 //     does; datagrams that still do not fit wait in a buffer of the Conn
-//     for the next ReadBatch. Without GRO a receive reads Batch messages
-//     in place.
+//     for the next ReadBatch. A coalesced message is up to 64 KiB, so if
+//     the reader's buffers are smaller (an MTU, say), the messages are
+//     read into buffers of the Conn instead, allocated once, and the
+//     datagrams copied out from there: the same one copy. Without GRO a
+//     receive reads Batch messages in place. Nothing is lost silently: a
+//     datagram that does not fit its buffer is dropped alone, and so is
+//     each datagram cut off from a coalesced message larger than 64 KiB
+//     (a device's gro_max_size can allow that, for BIG TCP); each is
+//     counted once in [Stats].RxTrunc.
 //
 // Without the offloads it falls back to plain recvmmsg and sendmmsg.
 // [Conn.Offload] reports what is in use and [Conn.Stats] counts packets,
@@ -72,6 +98,11 @@
 // integration with the runtime poller (a blocked ReadBatch returns when
 // Close is called), and the messages, iovecs, addresses and control
 // buffers are allocated once, so ReadBatch and WriteBatch do not allocate.
+// StdNetBind reads its two sockets (one per family) from two goroutines,
+// each with its own receive function; the Underlay has one ReadBatch, so
+// with two sockets the Conn puts both in an epoll instance of its own,
+// which the runtime poller watches like a socket: ReadBatch waits on it,
+// then reads from the socket that has datagrams.
 //
 // # Limits
 //

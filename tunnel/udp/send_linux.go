@@ -20,7 +20,7 @@ type writer struct {
 	segs  []int   // message m's packets
 	order []int32 // packet indexes grouped by socket
 	sock  []uint8 // packet i's socket
-	count [FlowSockets + 1]int
+	count [2*FlowSockets + 1]int
 	fn    func(fd uintptr) bool
 	// sendmmsg state: messages pos..nmsg-1 are to go
 	pos, nmsg, calls int
@@ -94,10 +94,18 @@ func (w *writer) write(bufs [][]byte, peers []netip.AddrPort, offset int) (sent 
 		}
 		return w.sendSock(c.tx[0], bufs, peers, offset, 0, n)
 	}
-	// Group the packets by socket, keeping their order in a group.
-	w.count = [FlowSockets + 1]int{}
+	// Group the packets by socket, keeping their order in a group: the
+	// flow's port, from the socket of the peer's family (an IPv4 peer
+	// only from an IPv4 socket).
+	w.count = [2*FlowSockets + 1]int{}
 	for i := range n {
-		s := uint8(flowHash(bufs[i][offset:], c.seed) % uint64(ns))
+		var s uint8
+		if c.nflow > 1 {
+			s = uint8(flowHash(bufs[i][offset:], c.seed) % uint64(c.nflow))
+		}
+		if c.split && !peers[i].Addr().Unmap().Is4() {
+			s += uint8(c.nflow)
+		}
 		w.sock[i] = s
 		w.count[s+1]++
 	}
@@ -217,7 +225,7 @@ func (w *writer) build(s *socket, bufs [][]byte, peers []netip.AddrPort, offset,
 		h := &w.msgs[m].hdr
 		h.Iov = iov
 		h.Name = (*byte)(unsafe.Pointer(&w.names[m]))
-		h.Namelen = c.putAddr(&w.names[m], peer)
+		h.Namelen = putAddr(s.v6, &w.names[m], peer)
 		if h.Namelen == 0 {
 			h.Name = nil // the kernel answers EDESTADDRREQ
 		}

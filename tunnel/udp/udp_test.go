@@ -262,34 +262,40 @@ func TestGROSplit(t *testing.T) {
 			st := b.Stats()
 			assert.NotZero(t, st.RxGRO)
 			assert.Zero(t, st.RxDropped)
+			assert.Equal(t, uint64(200*700+99), st.RxBytes, "RxBytes: stashed datagrams count once")
 		})
 	}
 }
 
-// TestClose: Close wakes a blocked ReadBatch, and later calls return
+// TestClose: Close wakes a blocked ReadBatch, one socket's and the
+// wildcard's (which waits on both of its sockets), and later calls return
 // net.ErrClosed.
 func TestClose(t *testing.T) {
-	c := openFixed(t, lo4, 0)
-	done := make(chan error, 1)
-	go func() {
-		bufs, sizes, peers := newBufs(4)
-		_, err := c.ReadBatch(bufs, sizes, peers, rxOffset)
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, c.Close())
-	select {
-	case err := <-done:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(2 * time.Second):
-		t.Fatal("ReadBatch still blocked 2 s after Close")
+	for _, addr := range []netip.Addr{lo4, netip.IPv6Unspecified()} {
+		t.Run(addr.String(), func(t *testing.T) {
+			c := openFixed(t, addr, 0)
+			done := make(chan error, 1)
+			go func() {
+				bufs, sizes, peers := newBufs(4)
+				_, err := c.ReadBatch(bufs, sizes, peers, rxOffset)
+				done <- err
+			}()
+			time.Sleep(50 * time.Millisecond)
+			require.NoError(t, c.Close())
+			select {
+			case err := <-done:
+				assert.ErrorIs(t, err, net.ErrClosed)
+			case <-time.After(2 * time.Second):
+				t.Fatal("ReadBatch still blocked 2 s after Close")
+			}
+			bufs, sizes, peers := newBufs(1)
+			_, err := c.ReadBatch(bufs, sizes, peers, rxOffset)
+			assert.ErrorIs(t, err, net.ErrClosed)
+			_, err = c.WriteBatch(bufs, []netip.AddrPort{netip.AddrPortFrom(lo4, 9)}, 0)
+			assert.ErrorIs(t, err, net.ErrClosed)
+			assert.NoError(t, c.Close())
+		})
 	}
-	bufs, sizes, peers := newBufs(1)
-	_, err := c.ReadBatch(bufs, sizes, peers, rxOffset)
-	assert.ErrorIs(t, err, net.ErrClosed)
-	_, err = c.WriteBatch(bufs, []netip.AddrPort{netip.AddrPortFrom(lo4, 9)}, 0)
-	assert.ErrorIs(t, err, net.ErrClosed)
-	assert.NoError(t, c.Close())
 }
 
 // TestOpenErrors covers the configuration errors.
@@ -359,6 +365,58 @@ func TestAllocs(t *testing.T) {
 			assert.Zero(t, allocs)
 		})
 	}
+}
+
+// TestAllocsWildcard: a Conn bound to the wildcard of both families, with
+// per-flow source ports, sends one batch to an IPv4 and an IPv6 peer and
+// reads their answers from its two sockets, allocating nothing.
+func TestAllocsWildcard(t *testing.T) {
+	w := open(t, udp.Config{Local: netip.AddrPortFrom(netip.IPv6Unspecified(), 0)})
+	b4, b6 := openFixed(t, lo4, 0), openFixed(t, lo6, 0)
+	var out, back [][]byte
+	var peers []netip.AddrPort
+	for i := range 16 {
+		out = append(out, greFlow(uint16(i%4), uint32(i), 200+i/8*100))
+		peers = append(peers, []netip.AddrPort{b4.LocalAddr(), b6.LocalAddr()}[i%2])
+		back = append(back, greFlow(uint16(i%4), uint32(i), 300))
+	}
+	to4 := repeat(netip.AddrPortFrom(lo4, w.LocalAddr().Port()), 8)
+	to6 := repeat(netip.AddrPortFrom(lo6, w.LocalAddr().Port()), 8)
+	bufs, sizes, ps := newBufs(w.BatchSize())
+	timer := time.AfterFunc(20*time.Second, func() { _ = w.Close(); _ = b4.Close(); _ = b6.Close() })
+	defer timer.Stop()
+	var failed error
+	read := func(c *udp.Conn, n int) bool {
+		for got := 0; got < n; {
+			k, err := c.ReadBatch(bufs, sizes, ps, rxOffset)
+			if err != nil {
+				failed = err
+				return false
+			}
+			got += k
+		}
+		return true
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if n, err := w.WriteBatch(out, peers, 0); n != len(out) || err != nil {
+			failed = errors.Join(err, errors.New("short write"))
+			return
+		}
+		if !read(b4, 8) || !read(b6, 8) {
+			return
+		}
+		if n, err := b4.WriteBatch(back[:8], to4, 0); n != 8 || err != nil {
+			failed = errors.Join(err, errors.New("short write"))
+			return
+		}
+		if n, err := b6.WriteBatch(back[8:], to6, 0); n != 8 || err != nil {
+			failed = errors.Join(err, errors.New("short write"))
+			return
+		}
+		read(w, 16)
+	})
+	require.NoError(t, failed)
+	assert.Zero(t, allocs)
 }
 
 // TestConcurrentWrite writes from several goroutines at once (run it with
