@@ -179,6 +179,19 @@ func TestBroadcastGRETap(t *testing.T) {
 	// the segment delivered was delivered to an overlay or dropped as
 	// looped.
 	eventually(t, func() bool { return r.t[b].Stats().RxLooped == 1 }, "B's looped copy dropped")
+	// The counters move when a batch write returns, a moment after the
+	// packets may have arrived: wait until they account for the segment's.
+	eventually(t, func() bool {
+		var tx, rx, done uint64
+		u, m := r.counts()
+		for i := range 3 {
+			s := r.t[i].Stats()
+			tx += s.TxPackets
+			done += s.RxPackets + s.RxLooped
+			rx += u[i] + m[i]
+		}
+		return tx == 5 && done == rx
+	}, "every packet counted")
 	var tx, rx, looped, delivered uint64
 	for i := range 3 {
 		s := r.t[i].Stats()

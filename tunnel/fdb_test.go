@@ -61,6 +61,7 @@ func TestFDBFullRefusesInO1(t *testing.T) {
 		}
 	}
 	require.Zero(t, testing.AllocsPerRun(100, run))
+	eventually(t, func() bool { return p.t1.Stats().RxPackets == max+101 }, "every frame counted")
 	s := p.t1.Stats()
 	assert.Equal(t, uint64(101), s.FDBFull)
 	assert.Equal(t, uint64(max), s.FDBLearned)

@@ -255,6 +255,7 @@ func TestKeepaliveEndToEnd(t *testing.T) {
 			// keepalives used up do not disturb t2's window.
 			require.NoError(t, p.o1.Inject(inner4(60, 64, 0, false)))
 			recv(t, p.o2)
+			eventually(t, func() bool { return p.t2.Stats().RxPackets == 1 }, "the data packet counted")
 			s2 := p.t2.Stats()
 			assert.Equal(t, uint64(tunnel.ReflectBurst), s2.KeepalivesReflected)
 			assert.Zero(t, s2.RxErrors)

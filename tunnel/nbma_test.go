@@ -113,6 +113,11 @@ func TestNBMA(t *testing.T) {
 	require.NoError(t, r.oHub.Inject(p))
 	assert.Equal(t, p, recv(t, r.oS1))
 
+	// The counters move when a batch write returns, a moment after the
+	// packets may have arrived.
+	eventually(t, func() bool {
+		return r.hub.Stats().TxPackets == 5 && r.s1.Stats().RxPackets == 2 && r.s2.Stats().RxPackets == 3
+	}, "every packet counted")
 	s := r.hub.Stats()
 	assert.Equal(t, uint64(5), s.TxPackets)
 	assert.Equal(t, uint64(2), s.TxErrors)

@@ -49,6 +49,7 @@ func TestRoamGREInUDP(t *testing.T) {
 			require.NoError(t, p.o1.Inject(in))
 			readWire(t, p.p2)
 			assert.Equal(t, natted, p.p1.LastDest(), "sent to the new address and port")
+			eventually(t, func() bool { return p.t1.Stats().RxPackets == 4 }, "four delivered and counted")
 			s := p.t1.Stats()
 			assert.Equal(t, uint64(1), s.RemoteChanges)
 			assert.Equal(t, uint64(4), s.RxPackets)
