@@ -494,13 +494,13 @@ func TestEngine(t *testing.T) {
 				require.True(t, ok, "2 -> 1: nothing within 2 s")
 				assert.Equal(t, in, buf[:n], "2 -> 1")
 			}
-			// A sender counts a packet after WriteBatch returns, which
-			// may be after the peer has it: wait for the counters.
+			// Counters move after the write that delivers or sends a packet,
+			// which may be after the peer has it: wait for them.
 			k := uint64(len(inners))
 			var s1, s2 tunnel.Stats
 			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				s1, s2 = t1.Stats(), t2.Stats()
-				if s1.TxPackets >= k && s2.TxPackets >= k {
+				if s1.TxPackets >= k && s2.TxPackets >= k && s1.RxPackets >= k && s2.RxPackets >= k {
 					break
 				}
 			}
