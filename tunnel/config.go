@@ -109,6 +109,18 @@ type Config struct {
 	// tunnel's. A fallback tunnel does not send.
 	Fallback bool
 
+	// Overlay names a shared overlay ([Engine.AddOverlay]) the tunnel
+	// uses instead of one of its own (Engine.Add is then given nil): many
+	// tunnels behind one TUN device, as a hub terminates its spokes.
+	Overlay string
+	// Routes are the inner prefixes of a tunnel on a shared overlay, as
+	// wireguard's AllowedIPs: packets the overlay gives with a
+	// destination in them go to this tunnel (longest prefix wins over
+	// every tunnel of the overlay), and packets the tunnel receives must
+	// come from a source in them (Stats.RxSourceRefused). Only with
+	// Overlay; no two tunnels of an overlay may hold the same prefix.
+	Routes []netip.Prefix
+
 	// Seq refines ISeq: a reorder buffer and a resync rule.
 	Seq SeqConfig
 	// Keepalive sends Cisco-style keepalives and runs the line protocol.
@@ -300,6 +312,11 @@ var (
 	// unicast address of the outer family, or an FDB option set on a tunnel
 	// that is not broadcast gretap (ModeGRETap with a multicast remote).
 	ErrConfigFDB = errors.New("fdb options need a gretap tunnel with a multicast remote")
+	// ErrConfigOverlay means Config.Overlay names no shared overlay of the
+	// engine, a tunnel given both an overlay of its own and a shared one,
+	// or neither; Routes without Overlay, or a route that is not a valid
+	// prefix; a shared overlay for a mode that carries Ethernet.
+	ErrConfigOverlay = errors.New("overlay missing, unknown or given twice, or routes without a shared overlay")
 	// ErrConfigMTU means an MTU below the minimum (68 for IPv4, 1280 when
 	// the tunnel carries IPv6) or above what the underlay can carry.
 	ErrConfigMTU = errors.New("mtu out of range")
@@ -434,6 +451,14 @@ func (c *Config) Validate() error {
 	if c.Roam && (isAny(c.Remote) || c.Remote.IsMulticast() || c.Fallback || c.Mode == ModeMobile) {
 		return fail("roam", "", ErrConfigRoam)
 	}
+	if len(c.Routes) > 0 && c.Overlay == "" || c.Overlay != "" && row.carries == carriesEthernet {
+		return fail("overlay", c.Overlay, ErrConfigOverlay)
+	}
+	for _, p := range c.Routes {
+		if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			return fail("route", p.String(), ErrConfigOverlay)
+		}
+	}
 	broadcastTap := c.Mode == ModeGRETap && c.Remote.IsMulticast()
 	if c.FDB.Ageing < 0 || (c.FDB.Ageing != 0 && !broadcastTap) {
 		return fail("fdb-ageing", c.FDB.Ageing.String(), ErrConfigFDB)
@@ -456,6 +481,10 @@ func (c *Config) Validate() error {
 // by the engine shares no memory with the caller's.
 func (c Config) clone() Config {
 	c.FDB.Members = slices.Clone(c.FDB.Members)
+	c.Routes = slices.Clone(c.Routes)
+	for i, p := range c.Routes {
+		c.Routes[i] = p.Masked()
+	}
 	return c
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gaissmai/bart"
+
 	"github.com/ipencap/ipencap/demux"
 )
 
@@ -135,6 +137,7 @@ type Engine struct {
 	mu        sync.Mutex
 	tunnels   map[string]*Tunnel
 	underlays []*underlay
+	overlays  map[string]*sharedOverlay
 	closed    bool
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -154,6 +157,9 @@ var (
 	// MTU out of range, or a Framing that contradicts what the Underlay
 	// says of itself.
 	ErrUnderlay = errors.New("tunnel: bad underlay")
+	// ErrOverlayExists means a shared overlay of that name was added
+	// already, or an empty name ([Engine.AddOverlay]).
+	ErrOverlayExists = errors.New("tunnel: overlay exists or has no name")
 )
 
 // NewEngine returns an Engine with no underlay and no tunnel.
@@ -161,7 +167,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.MaxNesting == 0 {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, done: make(chan struct{}),
+	e := &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, overlays: map[string]*sharedOverlay{}, done: make(chan struct{}),
 		minPMTU: max(cfg.MinPathMTU, 68), pmtuExpiry: cfg.PathMTUExpiry}
 	if cfg.MinPathMTU == 0 {
 		e.minPMTU = DefaultMinPathMTU
@@ -182,6 +188,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 // ([UnderlayPathMTU]). Errors: [ErrClosed], [ErrUnderlayExists] and
 // [ErrUnderlay], wrapped with the underlay's name.
 func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
+	if u == nil {
+		return fmt.Errorf("underlay %q: nil: %w", cfg.Name, ErrUnderlay)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -253,6 +262,14 @@ func (e *Engine) underlayFor(c *Config) (*underlay, error) {
 // use, a Link naming no underlay, a duplicate of another tunnel's mode,
 // local, remote and ikey ([ErrConfigDuplicate]).
 func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
+	t, err := e.add(cfg, over)
+	if err != nil && over != nil {
+		_ = over.Close() // the engine owns over from the call on, whatever it returns
+	}
+	return t, err
+}
+
+func (e *Engine) add(cfg Config, over Overlay) (*Tunnel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -264,6 +281,18 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 	if _, ok := e.tunnels[cfg.Name]; ok {
 		return nil, &ConfigError{Tunnel: cfg.Name, Field: "name", Value: cfg.Name, Err: ErrConfigName}
 	}
+	var so *sharedOverlay
+	switch {
+	case cfg.Overlay != "" && over != nil:
+		return nil, &ConfigError{Tunnel: cfg.Name, Field: "overlay", Value: cfg.Overlay, Err: ErrConfigOverlay}
+	case cfg.Overlay != "":
+		if so = e.overlays[cfg.Overlay]; so == nil {
+			return nil, &ConfigError{Tunnel: cfg.Name, Field: "overlay", Value: cfg.Overlay, Err: ErrConfigOverlay}
+		}
+		over = so.over
+	case over == nil:
+		return nil, &ConfigError{Tunnel: cfg.Name, Field: "overlay", Value: "nil", Err: ErrConfigOverlay}
+	}
 	ul, err := e.underlayFor(&cfg)
 	if err != nil {
 		return nil, err
@@ -272,6 +301,18 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.shared = so
+	if so != nil {
+		if err := so.addRoutes(t); err != nil {
+			return nil, err
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok && so != nil {
+			so.removeRoutes(t)
+		}
+	}()
 	if err := e.table.Add(demux.Entry[*Tunnel]{ID: t.id, Up: true, Value: t}); err != nil {
 		if errors.Is(err, demux.ErrExists) && cfg.Fallback {
 			return nil, &ConfigError{Tunnel: cfg.Name, Field: "fallback", Err: ErrConfigFallback}
@@ -296,11 +337,54 @@ func (e *Engine) Add(cfg Config, over Overlay) (*Tunnel, error) {
 		}
 	}
 	e.tunnels[cfg.Name] = t
+	if so != nil {
+		so.n++
+	}
+	ok = true
 	t.start()
 	if e.log != nil {
 		e.log.Info("tunnel added", "tunnel", t.cfg.Name, "config", t.String())
 	}
 	return t, nil
+}
+
+// AddOverlay adds over as a shared overlay named cfg.Name and starts
+// reading from it: tunnels added with Config.Overlay = cfg.Name send what
+// it gives them, each packet to the tunnel whose Config.Routes hold its
+// destination (longest prefix), and deliver into it what they receive,
+// from sources their Routes hold. One goroutine reads the overlay,
+// whatever the number of tunnels: a hub terminates many spokes behind one
+// TUN device. The engine owns over from the call on (Close closes it,
+// and AddOverlay closes it when it fails). Errors: [ErrClosed],
+// [ErrOverlayExists].
+func (e *Engine) AddOverlay(over Overlay, cfg OverlayConfig) error {
+	if over == nil {
+		return fmt.Errorf("overlay %q: nil: %w", cfg.Name, ErrConfigOverlay)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fail := func(err error) error {
+		_ = over.Close()
+		return err
+	}
+	if e.closed {
+		return fail(ErrClosed)
+	}
+	if cfg.Name == "" || e.overlays[cfg.Name] != nil {
+		return fail(fmt.Errorf("overlay %q: %w", cfg.Name, ErrOverlayExists))
+	}
+	so := &sharedOverlay{name: cfg.Name, over: over}
+	if e.log != nil {
+		so.log = e.log.With("overlay", cfg.Name)
+	}
+	so.routes.Store(new(bart.Table[*Tunnel]))
+	e.overlays[cfg.Name] = so
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		(&sender{e: e, over: over, route: so.route, log: so.log, done: e.done}).run()
+	}()
+	return nil
 }
 
 // Remove stops the tunnel named name, closes its overlay and waits for its
@@ -315,6 +399,10 @@ func (e *Engine) Remove(name string) error {
 		_ = e.table.Remove(t.id)
 		if t.hasID2 {
 			_ = e.table.Remove(t.id2)
+		}
+		if t.shared != nil {
+			t.shared.removeRoutes(t)
+			t.shared.n--
 		}
 	}
 	e.mu.Unlock()
@@ -380,6 +468,11 @@ func (e *Engine) Close() error {
 	var first error
 	for _, ul := range e.underlays {
 		if err := ul.u.Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
+			first = err
+		}
+	}
+	for _, so := range e.overlays {
+		if err := so.over.Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
 			first = err
 		}
 	}

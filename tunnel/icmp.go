@@ -109,6 +109,7 @@ func (s *sender) tooBig(b []byte, size, mtu int) {
 		iphdr.IPv6(r).Encode(&iphdr.IPv6Fields{PayloadLen: uint16(len(m)), NextHeader: uint8(outer.ProtoICMPv6), HopLimit: icmpTTL, Src: src, Dst: dst})
 	}
 	s.icmp = append(s.icmp, b[start-OverlayOffset:start+n])
+	s.icmpT = append(s.icmpT, s.t)
 }
 
 // isICMPError4 reports whether the IPv4 packet p (header length hl) is an

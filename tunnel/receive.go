@@ -164,7 +164,7 @@ func (e *Engine) receiveLoop(ul *underlay) {
 			}
 			for i := range r.npend {
 				r.pend[i].flush()
-				r.pend[i].t = nil
+				r.pend[i].over = nil
 			}
 			r.npend = 0
 		}
@@ -181,10 +181,12 @@ func (e *Engine) receiveLoop(ul *underlay) {
 	}
 }
 
-// pendingFor returns the batch of tunnel t in this round.
+// pendingFor returns the batch of tunnel t's overlay in this round: one
+// batch per overlay, whichever tunnels deliver into it (a shared overlay
+// gets one write per receive batch, not one per tunnel).
 func (r *receiver) pendingFor(t *Tunnel) *pending {
 	for i := range r.npend {
-		if r.pend[i].t == t {
+		if r.pend[i].over == t.over {
 			return &r.pend[i]
 		}
 	}
@@ -193,7 +195,7 @@ func (r *receiver) pendingFor(t *Tunnel) *pending {
 	}
 	p := &r.pend[r.npend]
 	r.npend++
-	p.t = t
+	p.over = t.over
 	return p
 }
 
@@ -338,7 +340,11 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 	if t.refl != nil && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
 		return
 	}
-	r.pendingFor(t).add(w, nil)
+	if t.shared != nil && !t.shared.allows(t, inner) {
+		st.rxSource.Add(1)
+		return
+	}
+	r.pendingFor(t).add(t, w, nil)
 }
 
 // accepted is what a packet that passed every check of the tunnel teaches
@@ -352,40 +358,45 @@ func (t *Tunnel) accepted(r *receiver, from netip.AddrPort, near bool, mac [6]by
 	}
 }
 
-// pending is what one tunnel is to be given in one batch: the packets to
-// write to its overlay (each with OverlayOffset bytes in front) and the
-// pooled buffers to return after the write.
+// pending is what one overlay is to be given in one batch: the packets to
+// write (each with OverlayOffset bytes in front), the tunnel each came
+// through, and the pooled buffers to return after the write.
 type pending struct {
-	t     *Tunnel
+	over  Overlay
 	bufs  [][]byte
+	tuns  []*Tunnel
 	owned []*buffer
 }
 
-func (p *pending) add(w []byte, owned *buffer) {
+func (p *pending) add(t *Tunnel, w []byte, owned *buffer) {
 	p.bufs = append(p.bufs, w)
+	p.tuns = append(p.tuns, t)
 	if owned != nil {
 		p.owned = append(p.owned, owned)
 	}
 }
 
-// flush writes the pending packets to the tunnel's overlay and counts what
-// it wrote: counters move after the write, so they never go down.
+// flush writes the pending packets to the overlay and counts what it
+// wrote, per tunnel: counters move after the write, so they never go down.
 func (p *pending) flush() {
 	if len(p.bufs) > 0 {
-		st := &p.t.stats
-		n, _ := p.t.over.Write(p.bufs, OverlayOffset)
+		n, _ := p.over.Write(p.bufs, OverlayOffset)
 		n = min(max(n, 0), len(p.bufs))
-		var bytes uint64
-		for _, w := range p.bufs[:n] {
-			bytes += uint64(len(w) - OverlayOffset)
+		for i := 0; i < n; { // one atomic add per run of one tunnel's packets
+			t, j, bytes := p.tuns[i], i, uint64(0)
+			for ; j < n && p.tuns[j] == t; j++ {
+				bytes += uint64(len(p.bufs[j]) - OverlayOffset)
+			}
+			t.stats.rxBytes.Add(bytes) // bytes first: who sees the packets sees their bytes
+			t.stats.rxPackets.Add(uint64(j - i))
+			i = j
 		}
-		st.rxBytes.Add(bytes) // bytes first: who sees the packets sees their bytes
-		st.rxPackets.Add(uint64(n))
-		if d := len(p.bufs) - n; d > 0 {
-			st.rxDropped.Add(uint64(d))
+		for _, t := range p.tuns[n:] {
+			t.stats.rxDropped.Add(1)
 		}
 		clear(p.bufs)
-		p.bufs = p.bufs[:0]
+		clear(p.tuns)
+		p.bufs, p.tuns = p.bufs[:0], p.tuns[:0]
 	}
 	for i, b := range p.owned {
 		putBuf(b)

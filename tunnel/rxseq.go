@@ -40,7 +40,7 @@ func newRxSeq(t *Tunnel, c *Config) (*rxSeq, error) {
 		s.reorder = r
 		s.ready = make([]gre.Ready, 0, c.Seq.Reorder+1)
 		s.kick = make(chan struct{}, 1)
-		s.timer.t = t
+		s.timer.over = t.over
 	}
 	return s, nil
 }
@@ -141,7 +141,14 @@ func (s *rxSeq) deliver(p *pending, out []gre.Ready, cur *byte, now time.Time) (
 		if t.refl != nil && t.reflectHeld(w[OverlayOffset:], owned, now) {
 			continue
 		}
-		p.add(w, owned)
+		if t.shared != nil && !t.shared.allows(t, w[OverlayOffset:]) {
+			t.stats.rxSource.Add(1)
+			if owned != nil {
+				putBuf(owned)
+			}
+			continue
+		}
+		p.add(t, w, owned)
 	}
 	clear(out)
 	return taken

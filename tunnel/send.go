@@ -3,6 +3,7 @@ package tunnel
 import (
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 
@@ -11,27 +12,44 @@ import (
 	"github.com/ipencap/ipencap/outer"
 )
 
-// sender is the state of one tunnel's send goroutine.
+// sender is the state of one send goroutine: the reader of a tunnel's own
+// overlay, or of a shared overlay whose packets it routes to tunnels.
 type sender struct {
-	t     *Tunnel
-	bufs  [][]byte // overlay reads, whole buffers
+	e     *Engine
+	over  Overlay                // the overlay read; ICMP errors go back to it
+	route func(p []byte) *Tunnel // shared overlay: the tunnel of inner packet p (nil: none)
+	log   *slog.Logger
+	done  <-chan struct{}
+	t     *Tunnel   // the tunnel of the packet being sent
+	ul    *underlay // the underlay of the batch in out
+	bufs  [][]byte  // overlay reads, whole buffers
 	sizes []int
 	out   [][]byte // outer packets to write
 	peers []netip.AddrPort
 	lens  []int          // the inner length of each, what TxBytes counts
+	tuns  []*Tunnel      // the tunnel of each
 	owned []*buffer      // buffers of fragments, returned after the write
 	icmp  [][]byte       // ICMP errors to write back to the overlay
+	icmpT []*Tunnel      // the tunnel of each
 	peer  netip.AddrPort // where the packet being sent goes
 	enc   encapsulator   // what encapsulates it: t.enc, or its neighbour's
 	now   int64          // the batch's time for the FDB (Unix ns), 0 until needed
 }
 
+// sendLoop reads the tunnel's own overlay until the tunnel stops.
 func (t *Tunnel) sendLoop() {
-	n := max(t.over.BatchSize(), 1)
-	s := &sender{t: t, bufs: make([][]byte, n), sizes: make([]int, n),
-		out: make([][]byte, 0, n+maxFragments), peers: make([]netip.AddrPort, 0, n+maxFragments),
-		lens:  make([]int, 0, n+maxFragments),
-		owned: make([]*buffer, 0, maxFragments), icmp: make([][]byte, 0, n)}
+	(&sender{e: t.e, over: t.over, t: t, log: t.log, done: t.done}).run()
+}
+
+// run reads batches from s.over, takes each packet through its tunnel's
+// send rules and writes the outer packets, until the overlay is closed or
+// s.done.
+func (s *sender) run() {
+	n := max(s.over.BatchSize(), 1)
+	s.bufs, s.sizes = make([][]byte, n), make([]int, n)
+	s.out, s.peers = make([][]byte, 0, n+maxFragments), make([]netip.AddrPort, 0, n+maxFragments)
+	s.lens, s.tuns = make([]int, 0, n+maxFragments), make([]*Tunnel, 0, n+maxFragments)
+	s.owned, s.icmp, s.icmpT = make([]*buffer, 0, maxFragments), make([][]byte, 0, n), make([]*Tunnel, 0, n)
 	for i := range s.bufs {
 		s.bufs[i] = getBuf()[:]
 	}
@@ -42,10 +60,17 @@ func (t *Tunnel) sendLoop() {
 	}()
 	var fails failures
 	for {
-		k, err := t.over.Read(s.bufs, s.sizes, Headroom)
+		k, err := s.over.Read(s.bufs, s.sizes, Headroom)
 		s.now = 0
 		for i := range k {
-			s.send(s.bufs[i], s.sizes[i])
+			b, size := s.bufs[i], min(s.sizes[i], len(s.bufs[i])-Headroom)
+			if s.route != nil {
+				if s.t = s.route(b[Headroom : Headroom+size]); s.t == nil {
+					s.e.stats.txNoTunnel.Add(1)
+					continue
+				}
+			}
+			s.send(b, size)
 		}
 		s.flush()
 		if err == nil {
@@ -53,14 +78,14 @@ func (t *Tunnel) sendLoop() {
 			continue
 		}
 		select {
-		case <-t.done:
+		case <-s.done:
 			return
 		default:
 		}
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
-		if !fails.wait(t.log, "overlay read failed", err, t.done) {
+		if !fails.wait(s.log, "overlay read failed", err, s.done) {
 			return
 		}
 	}
@@ -69,7 +94,6 @@ func (t *Tunnel) sendLoop() {
 // flush writes the batch of outer packets to the underlay and the ICMP
 // errors to the overlay, counts them, and returns the fragments' buffers.
 func (s *sender) flush() {
-	t := s.t
 	s.flushOut()
 	for i, b := range s.owned {
 		putBuf(b)
@@ -77,53 +101,63 @@ func (s *sender) flush() {
 	}
 	s.owned = s.owned[:0]
 	if len(s.icmp) > 0 {
-		n, _ := t.over.Write(s.icmp, OverlayOffset)
-		t.stats.txICMP.Add(uint64(min(max(n, 0), len(s.icmp))))
+		n, _ := s.over.Write(s.icmp, OverlayOffset)
+		for _, t := range s.icmpT[:min(max(n, 0), len(s.icmp))] {
+			t.stats.txICMP.Add(1)
+		}
 		clear(s.icmp)
-		s.icmp = s.icmp[:0]
+		clear(s.icmpT)
+		s.icmp, s.icmpT = s.icmp[:0], s.icmpT[:0]
 	}
 }
 
 // flushOut writes the batch of outer packets to the underlay and counts
-// what it accepted: counters move after the write, so they never go down.
-// TxBytes counts inner bytes, as `ip -s tunnel` does (Linux's
-// iptunnel_xmit counts skb->len less the inner network offset). The
-// fragments' buffers stay owned (the shaper flushes in the middle of a
-// fragmented packet).
+// what it accepted, per tunnel: counters move after the write, so they
+// never go down. TxBytes counts inner bytes, as `ip -s tunnel` does
+// (Linux's iptunnel_xmit counts skb->len less the inner network offset).
+// The fragments' buffers stay owned (the shaper flushes in the middle of
+// a fragmented packet).
 func (s *sender) flushOut() {
-	t := s.t
-	if len(s.out) > 0 {
-		n, _ := t.ul.u.WriteBatch(s.out, s.peers, 0)
-		n = min(max(n, 0), len(s.out))
-		var bytes uint64
-		for _, l := range s.lens[:n] {
-			bytes += uint64(l)
+	if len(s.out) == 0 {
+		return
+	}
+	n, _ := s.ul.u.WriteBatch(s.out, s.peers, 0)
+	n = min(max(n, 0), len(s.out))
+	// One atomic add per run of packets of one tunnel: a tunnel's own
+	// overlay makes one run of the whole batch.
+	for i := 0; i < n; {
+		t, j, bytes := s.tuns[i], i, uint64(0)
+		for ; j < n && s.tuns[j] == t; j++ {
+			bytes += uint64(s.lens[j])
 		}
 		t.stats.txBytes.Add(bytes) // bytes first: who sees the packets sees their bytes
-		t.stats.txPackets.Add(uint64(n))
-		if d := len(s.out) - n; d > 0 {
-			t.stats.txNoBufs.Add(uint64(d))
-		}
-		clear(s.out)
-		s.out = s.out[:0]
-		s.peers = s.peers[:0]
-		s.lens = s.lens[:0]
+		t.stats.txPackets.Add(uint64(j - i))
+		i = j
 	}
+	for _, t := range s.tuns[n:] {
+		t.stats.txNoBufs.Add(1)
+	}
+	clear(s.out)
+	clear(s.tuns)
+	s.out, s.peers, s.lens, s.tuns = s.out[:0], s.peers[:0], s.lens[:0], s.tuns[:0]
 }
 
 // queue adds the outer packet p, which carries an inner packet of inner
-// bytes, to the batch, writing the batch first when it is full, after the
-// shaper let it through.
+// bytes, to the batch, writing the batch first when it is full or goes to
+// another underlay, after the shaper let it through.
 func (s *sender) queue(p []byte, inner int) {
-	if s.t.shape != nil && !s.shape(p, inner) {
+	t := s.t
+	if t.shape != nil && !s.shape(p, inner) {
 		return
 	}
-	if len(s.out) == cap(s.out) {
+	if len(s.out) == cap(s.out) || (s.ul != t.ul && len(s.out) > 0) {
 		s.flushOut()
 	}
+	s.ul = t.ul
 	s.out = append(s.out, p)
 	s.peers = append(s.peers, s.peer)
 	s.lens = append(s.lens, inner)
+	s.tuns = append(s.tuns, t)
 }
 
 // send takes the inner packet b[Headroom:Headroom+size] through the send
@@ -136,7 +170,6 @@ func (s *sender) send(b []byte, size int) {
 		st.txNoRoute.Add(1)
 		return
 	}
-	size = min(size, len(b)-Headroom)
 	p := b[Headroom : Headroom+size]
 	mtu := t.MTU()
 	if t.row.carries == carriesEthernet {

@@ -18,8 +18,8 @@ type Stats struct {
 	// Prometheus counter that decreases reads as a reset); a packet seen
 	// coming out may be counted a moment later.
 	RxPackets, RxBytes uint64
-	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq, RxFrameErrors and
-	// ReflectRefused.
+	// RxErrors is the sum of RxCsumErrors, RxOutOfSeq, RxFrameErrors,
+	// ReflectRefused and RxSourceRefused.
 	RxErrors uint64
 	// RxCsumErrors counts packets with a wrong GRE checksum, or without one
 	// when icsum asks for it, or with one when it does not (as Linux).
@@ -27,6 +27,11 @@ type Stats struct {
 	// RxOutOfSeq counts packets at or behind the last delivered sequence
 	// number, duplicates, and packets without one when iseq asks for it.
 	RxOutOfSeq uint64
+	// RxSourceRefused counts packets of a tunnel on a shared overlay whose
+	// inner source its Routes do not hold (Config.Routes: as wireguard's
+	// AllowedIPs, what a tunnel may send into the overlay as well as what
+	// it is sent); they are dropped.
+	RxSourceRefused uint64
 	// RxFrameErrors counts packets whose inner packet is malformed or does
 	// not fit the GRE protocol type or the mode, and RFC 6040 ECN drops
 	// (outer CE over a Not-ECT inner packet).
@@ -127,14 +132,14 @@ type counters struct {
 	txPackets, txBytes, txDeadLoop, txNoRoute, txNoBufs, txTooBig, txInvalid, txICMP, txFrag atomic.Uint64
 	txShaped, kaSent, kaReplies, lineChanges, reflected, reflRefused, remoteChanges          atomic.Uint64
 	roamRefused                                                                              atomic.Uint64
-	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull, fdbRefused                          atomic.Uint64
+	rxLooped, fdbLearned, fdbExpired, fdbMoved, fdbFull, fdbRefused, rxSource                atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	s := Stats{
 		RxPackets: c.rxPackets.Load(), RxBytes: c.rxBytes.Load(),
 		RxCsumErrors: c.rxCsum.Load(), RxOutOfSeq: c.rxSeq.Load(), RxFrameErrors: c.rxFrame.Load(),
-		RxDropped: c.rxDropped.Load(), RxMulticast: c.rxMcast.Load(), RxECNAlarms: c.rxECN.Load(),
+		RxDropped: c.rxDropped.Load(), RxSourceRefused: c.rxSource.Load(), RxMulticast: c.rxMcast.Load(), RxECNAlarms: c.rxECN.Load(),
 		TxPackets: c.txPackets.Load(), TxBytes: c.txBytes.Load(),
 		TxDeadLoop: c.txDeadLoop.Load(), TxNoRoute: c.txNoRoute.Load(), TxNoBufs: c.txNoBufs.Load(),
 		TxTooBig: c.txTooBig.Load(), TxInvalid: c.txInvalid.Load(), TxICMP: c.txICMP.Load(), TxFragmented: c.txFrag.Load(),
@@ -143,7 +148,7 @@ func (c *counters) snapshot() Stats {
 		RemoteChanges: c.remoteChanges.Load(), RoamRefused: c.roamRefused.Load(), RxLooped: c.rxLooped.Load(),
 		FDBLearned: c.fdbLearned.Load(), FDBExpired: c.fdbExpired.Load(), FDBMoved: c.fdbMoved.Load(), FDBFull: c.fdbFull.Load(), FDBRefused: c.fdbRefused.Load(),
 	}
-	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused
+	s.RxErrors = s.RxCsumErrors + s.RxOutOfSeq + s.RxFrameErrors + s.ReflectRefused + s.RxSourceRefused
 	s.TxErrors = s.TxDeadLoop + s.TxNoRoute + s.TxNoBufs + s.TxTooBig + s.TxInvalid + s.TxShapedDrops
 	return s
 }
@@ -165,6 +170,9 @@ type EngineStats struct {
 	RxCsumErrors uint64
 	// RxUnknownProto counts packets of an IP protocol no mode carries.
 	RxUnknownProto uint64
+	// TxNoTunnel counts packets read from a shared overlay
+	// ([Engine.AddOverlay]) that no tunnel's routes hold.
+	TxNoTunnel uint64
 	// PathMTULowered counts path-MTU reports that lowered at least one
 	// tunnel's MTU ([Engine.PathMTU]); PathMTURefused those refused: no
 	// tunnel sent the quoted packet (a forged or stale ICMP error), or an
@@ -174,11 +182,11 @@ type EngineStats struct {
 
 type engineCounters struct {
 	rxPackets, rxNoTunnel, rxFrame, rxCsum, rxProto atomic.Uint64
-	pmtuLowered, pmtuRefused                        atomic.Uint64
+	pmtuLowered, pmtuRefused, txNoTunnel            atomic.Uint64
 }
 
 func (c *engineCounters) snapshot() EngineStats {
 	return EngineStats{RxPackets: c.rxPackets.Load(), RxNoTunnel: c.rxNoTunnel.Load(),
 		RxFrameErrors: c.rxFrame.Load(), RxCsumErrors: c.rxCsum.Load(), RxUnknownProto: c.rxProto.Load(),
-		PathMTULowered: c.pmtuLowered.Load(), PathMTURefused: c.pmtuRefused.Load()}
+		PathMTULowered: c.pmtuLowered.Load(), PathMTURefused: c.pmtuRefused.Load(), TxNoTunnel: c.txNoTunnel.Load()}
 }

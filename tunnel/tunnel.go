@@ -33,9 +33,10 @@ type Tunnel struct {
 	row    *modeInfo // the mode's facts
 	e      *Engine
 	ul     *underlay
-	over   Overlay
-	log    *slog.Logger // the engine's, with the tunnel's name; nil: silent
-	enc    encapsulator // nil: the tunnel does not send (remote any, fallback)
+	over   Overlay        // its own, or the shared overlay's
+	shared *sharedOverlay // nil: the overlay is the tunnel's own
+	log    *slog.Logger   // the engine's, with the tunnel's name; nil: silent
+	enc    encapsulator   // nil: the tunnel does not send (remote any, fallback)
 	id     demux.ID
 	id2    demux.ID // hasID2: a broadcast tunnel's entry for unicast from its members
 	hasID2 bool
@@ -179,11 +180,13 @@ func (t *Tunnel) Overhead() int { return t.ovh }
 
 // start starts the tunnel's goroutines.
 func (t *Tunnel) start() {
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.sendLoop()
-	}()
+	if t.shared == nil { // a shared overlay has its own reader
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.sendLoop()
+		}()
+	}
 	if t.seq != nil && t.seq.reorder != nil {
 		t.wg.Add(1)
 		go func() {
@@ -211,7 +214,9 @@ func (t *Tunnel) start() {
 // buffer holds.
 func (t *Tunnel) stop() {
 	close(t.done)
-	_ = t.over.Close()
+	if t.shared == nil {
+		_ = t.over.Close()
+	}
 	t.wg.Wait()
 	t.drainShaped()
 	if t.seq != nil {
