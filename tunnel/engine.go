@@ -138,6 +138,9 @@ type Engine struct {
 	tunnels   map[string]*Tunnel
 	underlays []*underlay
 	overlays  map[string]*sharedOverlay
+	byRemote  map[netip.Addr]map[Key][]*Tunnel // the path-MTU index: tunnels by remote and okey
+	roaming   map[*Tunnel]struct{}             // roaming tunnels, whose remote moves
+	pmtuQ     chan *pmtuJob
 	closed    bool
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -168,10 +171,16 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, overlays: map[string]*sharedOverlay{}, done: make(chan struct{}),
+		byRemote: map[netip.Addr]map[Key][]*Tunnel{}, roaming: map[*Tunnel]struct{}{}, pmtuQ: make(chan *pmtuJob, 64),
 		minPMTU: max(cfg.MinPathMTU, 68), pmtuExpiry: cfg.PathMTUExpiry}
 	if cfg.MinPathMTU == 0 {
 		e.minPMTU = DefaultMinPathMTU
 	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.pmtuLoop()
+	}()
 	if e.pmtuExpiry <= 0 {
 		e.pmtuExpiry = DefaultPathMTUExpiry
 	}
@@ -229,7 +238,7 @@ func (e *Engine) AddUnderlay(u Underlay, cfg UnderlayConfig) error {
 	}
 	ul.cfg.Local = slices.Clone(cfg.Local)
 	if p, ok := u.(UnderlayPathMTU); ok {
-		p.SetPathMTUHandler(func(r PathMTUReport) { e.PathMTU(r) })
+		p.SetPathMTUHandler(e.queuePathMTU)
 	}
 	e.underlays = append(e.underlays, ul)
 	e.wg.Add(1)
@@ -337,6 +346,7 @@ func (e *Engine) add(cfg Config, over Overlay) (*Tunnel, error) {
 		}
 	}
 	e.tunnels[cfg.Name] = t
+	e.index(t)
 	if so != nil {
 		so.n++
 	}
@@ -396,6 +406,7 @@ func (e *Engine) Remove(name string) error {
 	t, ok := e.tunnels[name]
 	if ok {
 		delete(e.tunnels, name)
+		e.unindex(t)
 		_ = e.table.Remove(t.id)
 		if t.hasID2 {
 			_ = e.table.Remove(t.id2)

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/ipencap/ipencap/gre"
@@ -73,17 +74,34 @@ func (e *Engine) PathMTU(r PathMTUReport) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n, matched := 0, false
-	for _, t := range e.tunnels {
-		if t.remote().Addr() != r.Remote || t.enc == nil {
-			continue
-		}
-		if r.Quoted != nil && !t.sent(r.Quoted) {
-			continue
+	try := func(t *Tunnel) {
+		if t.remote().Addr() != r.Remote || t.enc == nil || (r.Quoted != nil && !t.sent(r.Quoted)) {
+			return
 		}
 		matched = true
 		if t.lowerPathMTU(mtu) {
 			n++
 		}
+	}
+	// The index finds the tunnels to the remote, and for a quote with a
+	// GRE key those with that okey, without walking every tunnel (6.6 ms
+	// per ICMP error at 100 000 tunnels); roaming tunnels, whose remote
+	// moves, are looked at one by one.
+	if rt := e.byRemote[r.Remote]; rt != nil {
+		if k, ok := quotedKey(r.Quoted); ok {
+			for _, t := range rt[k] {
+				try(t)
+			}
+		} else {
+			for _, ts := range rt {
+				for _, t := range ts {
+					try(t)
+				}
+			}
+		}
+	}
+	for t := range e.roaming {
+		try(t)
 	}
 	switch {
 	case n > 0:
@@ -92,6 +110,135 @@ func (e *Engine) PathMTU(r PathMTUReport) int {
 		e.stats.pmtuRefused.Add(1)
 	}
 	return n
+}
+
+// quotedKey returns the okey a tunnel must have sent the quoted packet q
+// with, for the index: the GRE key (the zero Key for GRE without one, and
+// for IPIP and minimal encapsulation), and false when q is nil (a local
+// report, for every tunnel to the remote) or too short to say.
+func quotedKey(q []byte) (Key, bool) {
+	if len(q) == 0 {
+		return Key{}, false
+	}
+	var proto outer.IPProto
+	var p []byte
+	switch q[0] >> 4 {
+	case 4:
+		if len(q) < iphdr.IPv4MinLen {
+			return Key{}, false
+		}
+		hl := iphdr.IPv4(q).HeaderLen()
+		if hl < iphdr.IPv4MinLen || len(q) < hl {
+			return Key{}, false
+		}
+		proto, p = outer.IPProto(q[9]), q[hl:]
+	case 6:
+		if len(q) < iphdr.IPv6Len {
+			return Key{}, false
+		}
+		proto, p = outer.IPProto(q[6]), q[iphdr.IPv6Len:]
+	default:
+		return Key{}, false
+	}
+	if proto == outer.ProtoUDP {
+		if len(p) < udpHeaderLen {
+			return Key{}, false
+		}
+		proto, p = outer.ProtoGRE, p[udpHeaderLen:]
+	}
+	if proto != outer.ProtoGRE {
+		return Key{}, true
+	}
+	if len(p) < gre.MinLen {
+		return Key{}, false
+	}
+	w := binary.BigEndian.Uint16(p)
+	if w&gre.FlagKey == 0 {
+		return Key{}, true
+	}
+	off := gre.MinLen
+	if w&(gre.FlagChecksum|gre.FlagRouting) != 0 {
+		off += 4
+	}
+	if len(p) < off+4 {
+		return Key{}, false
+	}
+	return KeyOf(gre.Key(binary.BigEndian.Uint32(p[off:]))), true
+}
+
+// index enters t in the path-MTU index; e.mu is held.
+func (e *Engine) index(t *Tunnel) {
+	if t.cfg.Roam {
+		e.roaming[t] = struct{}{}
+		return
+	}
+	if t.enc == nil {
+		return
+	}
+	rt := e.byRemote[t.cfg.Remote]
+	if rt == nil {
+		rt = map[Key][]*Tunnel{}
+		e.byRemote[t.cfg.Remote] = rt
+	}
+	rt[t.cfg.OKey] = append(rt[t.cfg.OKey], t)
+}
+
+// unindex takes t out of the path-MTU index; e.mu is held.
+func (e *Engine) unindex(t *Tunnel) {
+	delete(e.roaming, t)
+	rt := e.byRemote[t.cfg.Remote]
+	if rt == nil {
+		return
+	}
+	ts := slices.DeleteFunc(rt[t.cfg.OKey], func(x *Tunnel) bool { return x == t })
+	switch {
+	case len(ts) > 0:
+		rt[t.cfg.OKey] = ts
+	default:
+		delete(rt, t.cfg.OKey)
+		if len(rt) == 0 {
+			delete(e.byRemote, t.cfg.Remote)
+		}
+	}
+}
+
+// pmtuJob is a path-MTU report queued for the engine's path-MTU
+// goroutine, its quote copied.
+type pmtuJob struct {
+	r     PathMTUReport
+	quote [pmtuQuoteLen]byte
+}
+
+// pmtuQuoteLen is as much of a quote as the checks read: an IPv6 header
+// with options, UDP and a full GRE header.
+const pmtuQuoteLen = 128
+
+// queuePathMTU hands an underlay's report to the engine's path-MTU
+// goroutine, so that the underlay's receive goroutine, which reads the
+// error, does not take the engine's lock and walk its tunnels. A full
+// queue drops the report (counted as refused): the router reports again.
+func (e *Engine) queuePathMTU(r PathMTUReport) {
+	j := &pmtuJob{r: r}
+	if r.Quoted != nil {
+		j.r.Quoted = j.quote[:copy(j.quote[:], r.Quoted)]
+	}
+	select {
+	case e.pmtuQ <- j:
+	default:
+		e.stats.pmtuRefused.Add(1)
+	}
+}
+
+// pmtuLoop applies queued path-MTU reports until the engine closes.
+func (e *Engine) pmtuLoop() {
+	for {
+		select {
+		case j := <-e.pmtuQ:
+			e.PathMTU(j.r)
+		case <-e.done:
+			return
+		}
+	}
 }
 
 // minIPv6MTU is the IPv6 minimum link MTU (RFC 8200 §5).

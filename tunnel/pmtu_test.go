@@ -206,3 +206,30 @@ func TestPathMTUExpiry(t *testing.T) {
 		assert.Equal(t, 1480, p.t1.MTU(), "expired: the configured MTU again")
 	})
 }
+
+// TestPathMTUIndex: a report applies to the tunnel whose okey the quote
+// carries, found through the index (remote, okey), not to the others to
+// the same remote; a local report (no quote) to every tunnel to it.
+func TestPathMTUIndex(t *testing.T) {
+	r := newSharedHub(t, 50)
+	sent := func(k int) []byte { // what spoke k's tunnel sends, as an ICMP error quotes it
+		q := testpkt.BuildIPv4(0, 20+8+20, testpkt.IPv4{TTL: 64, Protocol: 47, Src: end1v4, Dst: end2v4})
+		binary.BigEndian.PutUint16(q[20:], gre.FlagKey)
+		binary.BigEndian.PutUint16(q[22:], uint16(gre.ProtoIPv4))
+		binary.BigEndian.PutUint32(q[24:], uint32(k))
+		return q
+	}
+	const base = 1500 - 28
+	require.Equal(t, 1, r.e.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1400, Quoted: sent(17)}))
+	for i, tun := range r.t {
+		want := base
+		if i+1 == 17 {
+			want = 1400 - 28
+		}
+		require.Equal(t, want, tun.MTU(), "spoke %d", i+1)
+	}
+	assert.Zero(t, r.e.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1300, Quoted: sent(99)}), "no tunnel sends key 99")
+	assert.Equal(t, 50, r.e.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1300}), "a local report: every tunnel to the remote")
+	require.NoError(t, r.e.Remove("spoke17"))
+	assert.Zero(t, r.e.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1200, Quoted: sent(17)}), "removed from the index")
+}
