@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -173,4 +174,50 @@ func TestAllocsSharedOverlay(t *testing.T) {
 		run()
 	}
 	require.Zero(t, testing.AllocsPerRun(500, run))
+}
+
+// TestNoTunnelSamples: packets that reach no tunnel are counted, and a
+// sample of them (at most 10 a second, the last 16) says where they came
+// from and with which key, for diagnosis; a flood of them allocates
+// nothing.
+func TestNoTunnelSamples(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newSharedHub(t, 1)
+		var flood [][]byte
+		for i := range 40 {
+			flood = append(flood, fromSpoke(t, 100+i, spokeAddr(1))) // keys no tunnel has
+		}
+		inject(t, &pair{p2: r.wire}, flood...)
+		synctest.Wait()
+		assert.Equal(t, uint64(40), r.e.Stats().RxNoTunnel)
+		s := r.e.NoTunnelSamples()
+		require.Len(t, s, 10, "ten a second")
+		assert.Equal(t, end2v4, s[0].Src)
+		assert.Equal(t, end1v4, s[0].Dst)
+		assert.Equal(t, outer.ProtoGRE, s[0].Protocol)
+		assert.True(t, s[0].HasKey)
+		assert.Equal(t, gre.Key(100), s[0].Key)
+		assert.Equal(t, "wire", s[0].Underlay)
+		time.Sleep(10 * time.Second)
+		inject(t, &pair{p2: r.wire}, flood...)
+		synctest.Wait()
+		s = r.e.NoTunnelSamples()
+		require.Len(t, s, 16, "the last sixteen")
+		assert.Equal(t, gre.Key(109), s[15].Key)
+	})
+	r := newSharedHub(t, 1)
+	pkt := fromSpoke(t, 100, spokeAddr(1))
+	peers := []netip.AddrPort{r.wire.Addr()}
+	n := uint64(0)
+	run := func() {
+		if _, err := r.wire.WriteBatch([][]byte{pkt}, peers, 0); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		for r.e.Stats().RxNoTunnel < n {
+			runtime.Gosched()
+		}
+	}
+	run()
+	require.Zero(t, testing.AllocsPerRun(200, run))
 }

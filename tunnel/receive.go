@@ -247,6 +247,8 @@ func (r *receiver) handle(i int) {
 	t, _, ok := e.table.Lookup(demux.Query{Class: d.class, Src: o.Src, Dst: o.Dst, Link: r.ul.link, HasKey: d.hasKey, Key: d.key})
 	if !ok {
 		e.stats.rxNoTunnel.Add(1)
+		e.noTunnel.add(&NoTunnelSample{Time: r.clock(), Underlay: r.ul.cfg.Name, Src: o.Src, Dst: o.Dst,
+			Protocol: o.Protocol, Key: gre.Key(d.key), HasKey: d.hasKey})
 		return
 	}
 	t.receive(r, i, o, d)

@@ -160,7 +160,8 @@ type EngineStats struct {
 	// RxPackets counts packets read from the underlays.
 	RxPackets uint64
 	// RxNoTunnel counts packets no tunnel took: no match for their
-	// addresses and key, or a match that was down.
+	// addresses and key, or a match that was down; a sample of them is
+	// kept ([Engine.NoTunnelSamples]).
 	RxNoTunnel uint64
 	// RxFrameErrors counts packets whose outer or GRE header is malformed
 	// (truncated, wrong version, reserved bits, fragments, IPv4-mapped
