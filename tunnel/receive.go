@@ -269,7 +269,7 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 		return
 	}
 	// Checksum, as Linux: present if and only if icsum, and valid.
-	if d.csumPresent != t.cfg.ICsum || (d.csumPresent && !d.csumValid) {
+	if d.csumPresent != t.icsum || (d.csumPresent && !d.csumValid) {
 		st.rxCsum.Add(1)
 		return
 	}
@@ -311,7 +311,7 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 	start := cap(b) - cap(inner) // inner is a sub-slice of b
 	w := b[start-OverlayOffset : start+len(inner)]
 	var from netip.AddrPort
-	if t.cfg.Roam {
+	if t.roams {
 		from = netip.AddrPortFrom(o.Src, 0)
 		if r.ul.framing == FramingUDP {
 			from = netip.AddrPortFrom(o.Src, r.peers[i].Port())

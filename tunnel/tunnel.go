@@ -29,34 +29,40 @@ var (
 
 // Tunnel is one tunnel of an [Engine], made by [Engine.Add].
 type Tunnel struct {
-	cfg    Config
+	// What the receive and send paths read for every packet comes first,
+	// with the rx counters behind it, so that a packet for a tunnel out of
+	// the cache (a hub's random spoke) costs as few cache lines as can be.
 	row    *modeInfo // the mode's facts
-	e      *Engine
+	over   Overlay   // its own, or the shared overlay's
+	shared *sharedOverlay
+	seq    *rxSeq     // nil: no iseq
+	ka     *keepalive // nil: no keepalives
+	refl   *reflector // nil: no reflection
+	fdb    *fdb       // nil: no MAC learning (only broadcast gretap learns)
 	ul     *underlay
-	over   Overlay        // its own, or the shared overlay's
-	shared *sharedOverlay // nil: the overlay is the tunnel's own
-	log    *slog.Logger   // the engine's, with the tunnel's name; nil: silent
-	enc    encapsulator   // nil: the tunnel does not send (remote any, fallback)
-	id     demux.ID
-	id2    demux.ID // hasID2: a broadcast tunnel's entry for unicast from its members
-	hasID2 bool
-	group  bool           // the remote is a multicast group (broadcast tunnel)
-	peer   netip.AddrPort // where packets go
-	local  netip.Addr     // the resolved local address (zero: any, with FramingUDP)
-	mtu    atomic.Int32   // the tunnel MTU, lowered by path-MTU reports
-	base   int            // the MTU from the configuration
-	ovh    int            // the encapsulation overhead
+	enc    encapsulator // nil: the tunnel does not send (remote any, fallback)
+	shape  *shaper      // nil: not shaped
+	group  bool         // the remote is a multicast group (broadcast tunnel)
+	icsum  bool         // Config.ICsum
+	roams  bool         // Config.Roam
+	route0 netip.Prefix // Config.Routes[0], for the source check of a shared overlay
 	stats  counters
 
-	seq      *rxSeq     // nil: no iseq
-	ka       *keepalive // nil: no keepalives
+	cfg      Config
+	e        *Engine
+	log      *slog.Logger // the engine's, with the tunnel's name; nil: silent
+	id       demux.ID
+	id2      demux.ID // hasID2: a broadcast tunnel's entry for unicast from its members
+	hasID2   bool
+	peer     netip.AddrPort // where packets go
+	local    netip.Addr     // the resolved local address (zero: any, with FramingUDP)
+	mtu      atomic.Int32   // the tunnel MTU, lowered by path-MTU reports
+	base     int            // the MTU from the configuration
+	ovh      int            // the encapsulation overhead
 	lineDown atomic.Bool
-	refl     *reflector // nil: no reflection
-	shape    *shaper    // nil: not shaped
-	roamPeer peerCell   // the current peer of a roaming tunnel
-	roam     roamState  // a roaming tunnel's candidate peer
-	neigh    neighbors  // the neighbour table of an NBMA tunnel
-	fdb      *fdb       // nil: no MAC learning (only broadcast gretap learns)
+	roamPeer peerCell  // the current peer of a roaming tunnel
+	roam     roamState // a roaming tunnel's candidate peer
+	neigh    neighbors // the neighbour table of an NBMA tunnel
 
 	pmtuExpiry *time.Timer // restores the configured MTU; nil until a report lowered it (guarded by e.mu)
 
@@ -66,7 +72,10 @@ type Tunnel struct {
 
 func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, error) {
 	row := cfg.Mode.info()
-	t := &Tunnel{cfg: cfg, row: row, e: e, ul: ul, over: over, done: make(chan struct{})}
+	t := &Tunnel{cfg: cfg, row: row, e: e, ul: ul, over: over, done: make(chan struct{}), icsum: cfg.ICsum, roams: cfg.Roam}
+	if len(cfg.Routes) > 0 {
+		t.route0 = cfg.Routes[0]
+	}
 	if e.log != nil {
 		t.log = e.log.With("tunnel", cfg.Name)
 	}
