@@ -157,4 +157,3 @@ func (so *sharedOverlay) removeRoutes(t *Tunnel) {
 		so.routes.Store(tab)
 	}
 }
-
