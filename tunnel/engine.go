@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gaissmai/bart"
-
 	"github.com/ipencap/ipencap/demux"
 )
 
@@ -388,7 +386,6 @@ func (e *Engine) AddOverlay(over Overlay, cfg OverlayConfig) error {
 	if e.log != nil {
 		so.log = e.log.With("overlay", cfg.Name)
 	}
-	so.routes.Store(new(bart.Table[*Tunnel]))
 	e.overlays[cfg.Name] = so
 	e.wg.Add(1)
 	go func() {

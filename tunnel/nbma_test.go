@@ -188,3 +188,46 @@ func TestAllocsNBMA(t *testing.T) {
 	}
 	require.Zero(t, testing.AllocsPerRun(500, run))
 }
+
+// TestManyNeighbors: 8 000 host entries (adding them copied the whole
+// table each time: seconds), all listed, each found by a packet's
+// destination, and removed one by one.
+func TestManyNeighbors(t *testing.T) {
+	r := newHubRig(t)
+	const n = 8000
+	inner := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 20, byte(i >> 8), byte(i)}) }
+	for i := range n {
+		require.NoError(t, r.hub.AddNeighbor(host(inner(i)), netip.AddrPortFrom(spoke1Outer, 0)))
+	}
+	require.Len(t, r.hub.Neighbors(), n+3)
+	for _, i := range []int{0, 4321, n - 1} {
+		p := testpkt.BuildIPv4(0, 60, testpkt.IPv4{Src: hubInner, Dst: inner(i), TTL: 64})
+		require.NoError(t, r.oHub.Inject(p))
+		assert.Equal(t, p, recv(t, r.oS1), "entry %d", i)
+	}
+	for i := range n {
+		require.NoError(t, r.hub.RemoveNeighbor(host(inner(i))))
+	}
+	require.Len(t, r.hub.Neighbors(), 3)
+}
+
+// BenchmarkAddNeighbor measures adding and removing a host entry in a
+// table of 8 000.
+func BenchmarkAddNeighbor(b *testing.B) {
+	r := newHubRig(b)
+	for i := range 8000 {
+		if err := r.hub.AddNeighbor(host(netip.AddrFrom4([4]byte{10, 20, byte(i >> 8), byte(i)})), netip.AddrPortFrom(spoke1Outer, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p := host(netip.MustParseAddr("10.30.0.1"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.hub.AddNeighbor(p, netip.AddrPortFrom(spoke2Outer, 0)); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.hub.RemoveNeighbor(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -165,8 +165,8 @@ func (s *sender) queue(p []byte, inner int) {
 func (s *sender) send(b []byte, size int) {
 	t := s.t
 	st := &t.stats
-	nt := t.neigh.cur.Load()
-	if t.enc == nil && nt == nil {
+	nbma := !t.neigh.empty()
+	if t.enc == nil && !nbma {
 		st.txNoRoute.Add(1)
 		return
 	}
@@ -218,8 +218,8 @@ func (s *sender) send(b []byte, size int) {
 		dst = iphdr.IPv6(p).Dst()
 	}
 	s.enc, s.peer = t.enc, t.remote()
-	if nt != nil {
-		if n := nt.lookup(dst); n != nil {
+	if nbma {
+		if n := t.neigh.lookup(dst); n != nil {
 			s.enc, s.peer = n.enc, n.Outer
 		}
 	}
