@@ -46,6 +46,10 @@ func TestAllocs(t *testing.T) {
 			}
 		},
 		"parse-error":    func() { _, _ = gre.Parse(vectorCKS[:3]) },
+		"parse-short-v4": func() { _, _ = gre.Parse(vectorPPTP[:8]) }, // under gre_rcv's 12 bytes
+		"parse-keepalive-reply": func() {
+			_, _ = gre.Parse([]byte{0, 0, 0, 0})
+		},
 		"parse-bad-csum": func() { _, _ = verify.Parse(badCKS) },
 		"fields":         func() { h, _ := rfc1701.Parse(vectorRouting); h.Fields(&back) },
 		"accessors": func() {

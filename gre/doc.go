@@ -25,14 +25,19 @@
 //     IPv6, ip6_gre calls only gre_parse_header: version 0 with C, K and
 //     S; the s bit, recursion control and flag bits 8–12 ignored; R and
 //     versions 1–7 rejected. Over IPv4 the packet first passes gre_rcv
-//     (net/ipv4/gre_demux.c), which reads the version as data[1] & 0x7f,
-//     so any of the reserved flag bits 9–12 set drops it (only bit 8 is
-//     ignored in version 0); version 1 is then taken under the PPTP rules.
+//     (net/ipv4/gre_demux.c), which drops a GRE packet shorter than 12
+//     bytes, header and payload together ([ErrTruncated]; keepalive
+//     replies excepted, see [ModeLinux]), and reads the version as
+//     data[1] & 0x7f, so any of the reserved flag bits 9–12 set drops it
+//     (only bit 8 is ignored in version 0); version 1 is then taken under
+//     the rules of today's pptp_rcv (drivers/net/ppp/pptp.c): K set, C
+//     and R clear, protocol PPP, s and recursion control ignored.
 //   - [ModeRFC2784] rejects R, s and the top recursion bit (bits 1, 4, 5;
 //     bits 2 and 3 are RFC 2890's K and S) and version 1; ignores bits 6–12.
 //   - [ModeRFC1701] accepts all of RFC 1701, routing included, and
-//     version 1. What it accepts re-encodes byte for byte, a checksum of
-//     0xffff (one's complement's other zero) included.
+//     version 1 under RFC 2637 (s and recursion control zero). What it
+//     accepts re-encodes byte for byte, a checksum of 0xffff (one's
+//     complement's other zero) included.
 //
 // The checksum (C bit) is the Internet checksum over the GRE header and
 // payload with the checksum field zero, with no pseudo-header. Parse

@@ -15,8 +15,12 @@ import (
 // kind and is documented beside ParseKey.)
 var (
 	// ErrTruncated means the buffer ends inside the GRE header (or inside
-	// the routing field). Parse and KeepaliveMatcher.Match return it. It
-	// matches [io.ErrUnexpectedEOF] and is of kind [ipencap.ErrFrame].
+	// the routing field), or, from Parse in ModeLinux over IPv4, a GRE
+	// packet (header and payload) shorter than the 12 bytes that Linux's
+	// gre_rcv (net/ipv4/gre_demux.c) pulls before anything else, a
+	// keepalive reply excepted (see ModeLinux). Parse and
+	// KeepaliveMatcher.Match return it. It matches [io.ErrUnexpectedEOF]
+	// and is of kind [ipencap.ErrFrame].
 	ErrTruncated = ipencap.NewError("gre: truncated header", io.ErrUnexpectedEOF, ipencap.ErrFrame)
 	// ErrShortBuffer means there is no room for the header: from
 	// Fields.Encode, a buffer shorter than the header; from
@@ -47,10 +51,14 @@ var (
 	// [ipencap.ErrChecksum].
 	ErrChecksum = ipencap.NewError("gre: bad checksum", ipencap.ErrChecksum)
 	// ErrPPTP means a version 1 (PPTP, RFC 2637) header that breaks the
-	// rules of the enhanced GRE header: K clear, C, R, s, recursion or
-	// reserved flag bits set, or a protocol other than PPP (0x880B). Parse
-	// and Fields.Validate (so Encode, Append) return it. Kind
-	// [ipencap.ErrFrame].
+	// rules of the enhanced GRE header: K clear, C, R or reserved flag bits
+	// set, or a protocol other than PPP (0x880B), as today's Linux checks
+	// them (pptp_rcv in drivers/net/ppp/pptp.c: GRE_IS_CSUM,
+	// GRE_IS_ROUTING, !GRE_IS_KEY, "flags & GRE_FLAGS", the reserved bits
+	// 0x0078, and the protocol); and, except from Parse in ModeLinux,
+	// where pptp_rcv no longer looks at them, s or recursion bits set
+	// (RFC 2637 §4.1 sets them to zero). Parse and Fields.Validate (so
+	// Encode, Append) return it. Kind [ipencap.ErrFrame].
 	ErrPPTP = ipencap.NewError("gre: invalid version 1 (PPTP) header", ipencap.ErrFrame)
 	// ErrAck means Fields asks for the acknowledgment bit on a version 0
 	// header: only version 1 carries an acknowledgment number.

@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x30, 0x00, 0x65, 0x58, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff}) // gretap K S, seq 2^32-1
 	f.Add([]byte{0x80, 0x00, 0x7f, 0xff, 0xff, 0xff, 0x00, 0x00})             // C, data sums to 0xffff: checksum 0xffff (-0) must re-encode as 0xffff, not 0x0000
 	f.Add([]byte{0x00, 0x78, 0x08, 0x00})                                     // reserved bits 9-12: Linux drops over IPv4, ignores over IPv6
+	f.Add([]byte{0x20, 0x00, 0x08, 0x00, 0, 0, 0, 1})                         // K, no payload: 8 bytes, short of gre_rcv's 12 over IPv4, enough over IPv6
+	f.Add([]byte{0x00, 0x00, 0x00, 0x00})                                     // keepalive reply: ModeLinux's exception to the 12 bytes
+	f.Add([]byte{0x2f, 0x81, 0x88, 0x0b, 0, 0, 0, 1, 0, 0, 0, 5})             // PPTP with s and recursion 7: today's pptp_rcv takes it, RFC 2637 does not
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, d := range []gre.Decoder{
 			{Mode: gre.ModeLinux}, {Mode: gre.ModeLinux, OverIPv6: true},
@@ -47,6 +50,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if h.Len() > len(b) || !bytes.Equal(h.Bytes(), b[:h.Len()]) || !bytes.Equal(h.Payload(), b[h.Len():]) {
 				t.Fatalf("%v: header/payload split wrong", mode)
+			}
+			if mode == gre.ModeLinux && !d.OverIPv6 && len(b) < 12 && h.Protocol() != gre.ProtoKeepalive {
+				t.Fatalf("linux over IPv4 accepted a %d-byte GRE packet; gre_rcv wants 12", len(b))
 			}
 			var fl gre.Fields
 			h.Fields(&fl)

@@ -41,23 +41,48 @@ const (
 	MaxLen = 20
 )
 
+// linuxMinPacketV4 is the shortest GRE packet, header and payload
+// together, that Linux takes over IPv4: gre_rcv (net/ipv4/gre_demux.c)
+// starts with "if (!pskb_may_pull(skb, 12)) goto drop;", before it reads
+// the version, whatever the flags. ip6_gre has no such rule. ModeLinux
+// makes one exception, for keepalive replies (see [ModeLinux]).
+const linuxMinPacketV4 = 12
+
 // Mode selects which headers a Decoder accepts.
 type Mode uint8
 
 const (
-	// ModeLinux, the zero Mode, accepts what the Linux kernel accepts.
+	// ModeLinux, the zero Mode, accepts what today's Linux kernel accepts.
 	// Over IPv6 (Decoder.OverIPv6) that is what gre_parse_header
-	// (net/ipv4/gre_demux.c), called by ip6_gre's receive path, accepts:
-	// version 0 only, with any of C, K and S; s, recursion control and
-	// flag bits 8–12 ignored (kept in Fields so that they round-trip); R
-	// rejected with [ErrReservedBits]; versions 1–7 rejected with
-	// [ErrVersion]. Over IPv4 the packet first passes gre_rcv, which reads
+	// (net/ipv4/gre_demux.c), called by ip6_gre's gre_rcv
+	// (net/ipv6/ip6_gre.c), accepts: version 0 only, with any of C, K and
+	// S; s, recursion control and flag bits 8–12 ignored (kept in Fields
+	// so that they round-trip); R rejected with [ErrReservedBits];
+	// versions 1–7 rejected with [ErrVersion]; the packet need only hold
+	// the header its flags ask for. Over IPv4 the packet first passes
+	// gre_rcv (net/ipv4/gre_demux.c), which drops it unless 12 bytes of GRE
+	// packet, header and payload together, are there ("if
+	// (!pskb_may_pull(skb, 12)) goto drop;", whatever the flags: a shorter
+	// one fails with [ErrTruncated], before any other check), then reads
 	// the version as the low 7 bits of the second byte (bits 9–15, A
 	// excluded: "ver = skb->data[1] & 0x7f") and drops it unless that is 0
 	// or 1, so any of the reserved flag bits 9–12 (0x0078) set is rejected
 	// too, with [ErrReservedBits]; only bit 8 (0x0080) is ignored in
-	// version 0. Version 1 then follows the PPTP rules of
-	// drivers/net/ppp/pptp.c (see [ErrPPTP]) and version 0 the rules above.
+	// version 0. Version 1 then follows today's pptp_rcv
+	// (drivers/net/ppp/pptp.c; see [ErrPPTP]), which ignores s and
+	// recursion control (such a header parses, but its Fields do not
+	// encode: Fields.Validate keeps RFC 2637's zeros), and version 0 the
+	// rules above.
+	//
+	// One exception to gre_rcv's 12 bytes: a packet of protocol 0
+	// ([ProtoKeepalive]) needs only its header. That is a Cisco keepalive
+	// reply, 4 bytes of GRE (8 with a key), which the kernel drops because
+	// it sends no keepalives; a Linux program that does (as package tunnel
+	// does) reads the replies from a raw socket, which gets its copy of
+	// every protocol 47 packet before gre_rcv runs (raw_local_deliver,
+	// called first by ip_protocol_deliver_rcu in net/ipv4/ip_input.c). A
+	// receiver counts such a packet as a reply or drops it; protocol 0
+	// carries no data to deliver.
 	ModeLinux Mode = iota
 	// ModeRFC2784 accepts what an RFC 2784 receiver with the RFC 2890
 	// extensions accepts: version 0 only; C, K and S; a packet with any of
@@ -67,7 +92,8 @@ const (
 	ModeRFC2784
 	// ModeRFC1701 accepts every RFC 1701 header: version 0 with C, R
 	// (Offset and the SRE list), K, S, s, recursion control and reserved
-	// flags, plus version 1 under the PPTP rules. Re-encoding a header
+	// flags, plus version 1 under the PPTP rules of RFC 2637 §4.1 (s and
+	// recursion control zero, unlike ModeLinux). Re-encoding a header
 	// decoded in this mode reproduces it byte for byte.
 	ModeRFC1701
 )
@@ -169,9 +195,14 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 	// falls through to the full validation below, in the same function so
 	// that those headers pay no extra call. TestParseFastPath checks Parse
 	// against the code without the fast path on every flags word.
-	if len(b) >= MinLen && d.Mode <= ModeRFC1701 {
+	//
+	// ModeLinux over IPv4 takes the fast path from 12 bytes on (gre_rcv's
+	// rule, see linuxMinPacketV4): the length the entry test compares
+	// with comes from the mode, with the flag bits it rejects, so the rule
+	// costs no test of the mode of its own.
+	if minPacket, rejectV0 := d.rules(); len(b) >= minPacket && d.Mode <= ModeRFC1701 {
 		w := binary.BigEndian.Uint16(b[:2])
-		if w&(VersionMask|FlagRouting|d.rejectV0()) == 0 {
+		if w&(VersionMask|FlagRouting|rejectV0) == 0 {
 			n := uint32(optLen[w>>12])
 			if uint(len(b)) < uint(n) {
 				return Header{}, ErrTruncated
@@ -187,15 +218,20 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 	if d.Mode > ModeRFC1701 {
 		return Header{}, ErrMode
 	}
-	if len(b) < MinLen {
+	// gre_rcv (net/ipv4/gre_demux.c) drops a GRE-over-IPv4 packet
+	// shorter than 12 bytes, then one whose bits 9–15 do not read as
+	// version 0 or 1: bits 9–12 must be clear in both versions. ip6_gre
+	// goes straight to gre_parse_header instead.
+	linuxV4 := d.Mode == ModeLinux && !d.OverIPv6
+	// MinLen, and in ModeLinux over IPv4 the 12 bytes of GRE packet that
+	// gre_rcv pulls before it looks at anything else, but for a keepalive
+	// reply (see ModeLinux).
+	if len(b) < MinLen ||
+		linuxV4 && len(b) < linuxMinPacketV4 && Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoKeepalive {
 		return Header{}, ErrTruncated
 	}
 	w := binary.BigEndian.Uint16(b)
 	n := MinLen
-	// gre_rcv (net/ipv4/gre_demux.c) drops a GRE-over-IPv4 packet whose
-	// bits 9–15 do not read as version 0 or 1: bits 9–12 must be clear in
-	// both versions. ip6_gre goes straight to gre_parse_header instead.
-	linuxV4 := d.Mode == ModeLinux && !d.OverIPv6
 	switch w & VersionMask {
 	case 0:
 		switch d.Mode {
@@ -217,8 +253,18 @@ func (d Decoder) Parse(b []byte) (Header, error) {
 		if linuxV4 && w&ReservedMaskV1 != 0 {
 			return Header{}, ErrReservedBits
 		}
-		if w&(FlagChecksum|FlagRouting|FlagKey|FlagStrictRoute|RecursionMask|ReservedMaskV1) != FlagKey ||
-			Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoPPP {
+		// Today's pptp_rcv (drivers/net/ppp/pptp.c) drops a packet whose
+		// protocol is not GRE_PROTO_PPP, with GRE_IS_CSUM or
+		// GRE_IS_ROUTING, without GRE_IS_KEY, or with "flags & GRE_FLAGS"
+		// (include/uapi/linux/if_tunnel.h: 0x0078, bits 9–12, which
+		// gre_rcv has already refused). It no longer tests s and
+		// recursion control; RFC 2637 §4.1, ModeRFC1701's rule, sets them
+		// to zero.
+		must := uint16(FlagChecksum | FlagRouting | FlagKey | ReservedMaskV1)
+		if d.Mode != ModeLinux {
+			must |= FlagStrictRoute | RecursionMask
+		}
+		if w&must != FlagKey || Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoPPP {
 			return Header{}, ErrPPTP
 		}
 		if w&FlagAck != 0 {
@@ -286,17 +332,23 @@ var optLen = [16]uint8{
 	8, 12, 12, 16, // C=1 R=1
 }
 
-// rejectV0 returns the flag bits besides R that d's mode rejects in a
-// version 0 header, as Parse's full validation does: bits 9–12 in
-// ModeLinux over IPv4; s and the top recursion bit in ModeRFC2784.
-func (d Decoder) rejectV0() uint16 {
+// rules returns what the fast path of Parse asks of a packet in d's mode
+// beyond what every mode asks, as the full validation does: minPacket,
+// the shortest GRE packet (header and payload), linuxMinPacketV4 in
+// ModeLinux over IPv4 (gre_rcv's 12 bytes; the full validation excepts
+// keepalive replies, which the fast path leaves to it) and MinLen
+// otherwise; and rejectV0, the flag bits besides R rejected in a version
+// 0 header: bits 9–12 in ModeLinux over IPv4, s and the top recursion bit
+// in ModeRFC2784. One function for both, so that the fast path tests the
+// mode once.
+func (d Decoder) rules() (minPacket int, rejectV0 uint16) {
 	switch {
 	case d.Mode == ModeLinux && !d.OverIPv6:
-		return ReservedMaskV1
+		return linuxMinPacketV4, ReservedMaskV1
 	case d.Mode == ModeRFC2784:
-		return FlagStrictRoute | 0x0400
+		return MinLen, FlagStrictRoute | 0x0400
 	}
-	return 0
+	return MinLen, 0
 }
 
 // FlagsVersion returns the first 16 bits of the header as Parse read them.

@@ -169,7 +169,7 @@ func TestParseErrors(t *testing.T) {
 		{"3 bytes", gre.ModeLinux, []byte{0, 0, 8}, gre.ErrTruncated},
 		{"C without room for checksum", gre.ModeLinux, []byte{0x80, 0, 8, 0, 0, 0}, gre.ErrTruncated},
 		{"CKS cut in the sequence", gre.ModeLinux, vectorCKS[:14], gre.ErrTruncated},
-		{"version 2", gre.ModeLinux, []byte{0, 2, 8, 0}, gre.ErrVersion},
+		{"version 2", gre.ModeLinux, []byte{0, 2, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0}, gre.ErrVersion},
 		{"version 7", gre.ModeRFC1701, []byte{0, 7, 8, 0}, gre.ErrVersion},
 		{"version 1 in RFC 2784 mode", gre.ModeRFC2784, vectorPPTP, gre.ErrVersion},
 		{"R in Linux mode", gre.ModeLinux, vectorRouting, gre.ErrReservedBits},
@@ -197,8 +197,9 @@ func TestParseErrors(t *testing.T) {
 
 func TestModesIgnoreBits(t *testing.T) {
 	// s, recursion and reserved bits 8-12 (0x0800|0x0700|0x00f8): Linux
-	// over IPv6 (gre_parse_header alone) ignores them all.
-	b := []byte{0x0f, 0xf8, 0x86, 0xdd}
+	// over IPv6 (gre_parse_header alone) ignores them all. 8 bytes of
+	// payload make the 12 bytes gre_rcv pulls over IPv4.
+	b := []byte{0x0f, 0xf8, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 0, 0, 0}
 	h, err := gre.Decoder{OverIPv6: true}.Parse(b)
 	require.NoError(t, err)
 	assert.Equal(t, uint8(7), h.Recursion())
@@ -211,7 +212,7 @@ func TestModesIgnoreBits(t *testing.T) {
 	// Over IPv4 gre_rcv drops bits 9-12 first; s, recursion and bit 8 pass.
 	_, err = gre.Parse(b)
 	require.ErrorIs(t, err, gre.ErrReservedBits)
-	h, err = gre.Parse([]byte{0x0f, 0x80, 0x86, 0xdd})
+	h, err = gre.Parse([]byte{0x0f, 0x80, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 0, 0, 0})
 	require.NoError(t, err)
 	assert.Equal(t, uint8(16), h.Reserved())
 
@@ -297,6 +298,152 @@ func TestLinuxFlagBits(t *testing.T) {
 	}
 }
 
+// TestLinuxPacketLength checks the length rule of each receive path of
+// today's Linux (issue 15 item 16). Over IPv4, gre_rcv
+// (net/ipv4/gre_demux.c) drops the packet unless 12 bytes of GRE packet,
+// header and payload together, are there ("if (!pskb_may_pull(skb, 12))
+// goto drop;"), before it reads the version, whatever the flags say. Over
+// IPv6, ip6_gre's gre_rcv (net/ipv6/ip6_gre.c) calls gre_parse_header
+// alone, which pulls the 4-byte base header and then the header its flags
+// ask for, nothing more. The RFC modes have no such rule. Keepalive
+// replies (protocol 0) are ModeLinux's one exception (see gre.ModeLinux).
+func TestLinuxPacketLength(t *testing.T) {
+	v4, v6 := gre.Decoder{}, gre.Decoder{OverIPv6: true}
+	rfc2784, rfc1701 := gre.Decoder{Mode: gre.ModeRFC2784}, gre.Decoder{Mode: gre.ModeRFC1701}
+	k8 := []byte{
+		0x20, 0x00, 0x08, 0x00, // K, version 0, protocol IPv4
+		0x00, 0x00, 0x00, 0x01, // key 1; no payload: 8 bytes in all
+	}
+	plain := func(n int) []byte { // a plain header and n-4 bytes of payload
+		b := make([]byte, n)
+		b[2] = 0x08
+		return b
+	}
+	pptp8 := []byte{
+		0x20, 0x01, 0x88, 0x0b, // K, version 1, protocol PPP
+		0x00, 0x00, 0x12, 0x34, // payload length 0, call ID 0x1234
+	}
+	tests := []struct {
+		name    string
+		d       gre.Decoder
+		b       []byte
+		want    error // nil: accepted
+		wantLen int   // header length when accepted
+	}{
+		{"K without payload, 8 bytes, over IPv4", v4, k8, gre.ErrTruncated, 0},
+		{"K without payload, 8 bytes, over IPv6", v6, k8, nil, 8},
+		{"K without payload, 8 bytes, RFC 2784", rfc2784, k8, nil, 8},
+		{"K without payload, 8 bytes, RFC 1701", rfc1701, k8, nil, 8},
+		{"K without payload, checksum not verified, over IPv4", gre.Decoder{NoVerifyChecksum: true}, k8, gre.ErrTruncated, 0},
+		{"plain, 4 bytes, over IPv4", v4, plain(4), gre.ErrTruncated, 0},
+		{"plain, 11 bytes, over IPv4", v4, plain(11), gre.ErrTruncated, 0},
+		{"plain, 12 bytes, over IPv4", v4, plain(12), nil, 4},
+		{"plain, 4 bytes, over IPv6", v6, plain(4), nil, 4},
+		{"plain, 4 bytes, RFC 2784", rfc2784, plain(4), nil, 4},
+		{"CKS without payload, 16 bytes, over IPv4", v4, vectorCKS[:16], gre.ErrChecksum, 0}, // long enough; the checksum covered the payload
+		{"version 2, 8 bytes, over IPv4: the length is checked first", v4, []byte{0, 2, 8, 0, 0, 0, 0, 0}, gre.ErrTruncated, 0},
+		{"version 2, 8 bytes, over IPv6", v6, []byte{0, 2, 8, 0, 0, 0, 0, 0}, gre.ErrVersion, 0},
+		{"R, 8 bytes, over IPv4", v4, []byte{0x40, 0, 8, 0, 0, 0, 0, 0}, gre.ErrTruncated, 0},
+		{"PPTP K only, 8 bytes, over IPv4", v4, pptp8, gre.ErrTruncated, 0},
+		{"PPTP K only, 8 bytes, RFC 1701", rfc1701, pptp8, nil, 8},
+		{"PPTP ack only, 12 bytes, over IPv4", v4, []byte{0x20, 0x81, 0x88, 0x0b, 0, 0, 0, 1, 0, 0, 0, 5}, nil, 12},
+		// ModeLinux's one exception: keepalive replies (protocol 0), which
+		// a Linux keepalive sender reads from a raw socket, not gre_rcv.
+		{"keepalive reply, 4 bytes, over IPv4", v4, []byte{0, 0, 0, 0}, nil, 4},
+		{"keyed keepalive reply, 8 bytes, over IPv4", v4, []byte{0x20, 0, 0, 0, 0, 0, 0, 5}, nil, 8},
+		{"keepalive reply cut in its key, over IPv4", v4, []byte{0x20, 0, 0, 0, 0, 0}, gre.ErrTruncated, 0},
+		{"keepalive reply of version 2, over IPv4", v4, []byte{0, 2, 0, 0}, gre.ErrVersion, 0},
+		{"keepalive reply with reserved bit 9, over IPv4", v4, []byte{0, 0x40, 0, 0}, gre.ErrReservedBits, 0},
+		{"keepalive reply, 3 bytes, over IPv4", v4, []byte{0, 0, 0}, gre.ErrTruncated, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := tt.d.Parse(tt.b)
+			if tt.want != nil {
+				require.ErrorIs(t, err, tt.want)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantLen, h.Len())
+			assert.Len(t, h.Packet(), len(tt.b))
+		})
+	}
+}
+
+// TestLinuxPPTPBits sets each flag bit of a version 1 header with K (and
+// protocol PPP) alone and checks ModeLinux over IPv4 against today's
+// pptp_rcv (drivers/net/ppp/pptp.c), which drops the packet when the
+// protocol is not PPP, C or R is set, K is clear, or any of GRE_FLAGS
+// (include/uapi/linux/if_tunnel.h: 0x0078, bits 9-12) is set; it no longer
+// looks at s or recursion control (bits 4-7). gre_rcv drops bits 9-12
+// before pptp_rcv runs (data[1]&0x7f is not 1), so those get
+// ErrReservedBits. ModeRFC1701 keeps RFC 2637 §4.1, whose s and recursion
+// are zero.
+func TestLinuxPPTPBits(t *testing.T) {
+	tests := []struct {
+		bit          int
+		name         string
+		linux, rfc   error // nil: accepted
+		wantLinuxLen int
+	}{
+		{0, "C", gre.ErrPPTP, gre.ErrPPTP, 0},
+		{1, "R", gre.ErrPPTP, gre.ErrPPTP, 0},
+		{2, "K cleared", gre.ErrPPTP, gre.ErrPPTP, 0},
+		{3, "S", nil, nil, 12},
+		{4, "s", nil, gre.ErrPPTP, 8},
+		{5, "recursion 4", nil, gre.ErrPPTP, 8},
+		{6, "recursion 2", nil, gre.ErrPPTP, 8},
+		{7, "recursion 1", nil, gre.ErrPPTP, 8},
+		{8, "A", nil, nil, 12},
+		{9, "reserved bit 9", gre.ErrReservedBits, gre.ErrPPTP, 0},
+		{12, "reserved bit 12", gre.ErrReservedBits, gre.ErrPPTP, 0},
+	}
+	for _, tt := range tests {
+		// K and version 1, protocol PPP, the key (payload length 4, call
+		// ID 1), then 8 bytes for a sequence or acknowledgment number
+		// (or payload) whichever the bit asks for.
+		w := uint16(gre.FlagKey|1) ^ uint16(0x8000)>>tt.bit
+		b := []byte{byte(w >> 8), byte(w), 0x88, 0x0b, 0, 4, 0, 1, 0, 0, 0, 1, 0xff, 0x03, 0x00, 0x21}
+		for _, m := range []struct {
+			name string
+			d    gre.Decoder
+			want error
+		}{{"linux", gre.Decoder{}, tt.linux}, {"rfc1701", gre.Decoder{Mode: gre.ModeRFC1701}, tt.rfc}} {
+			t.Run(fmt.Sprintf("bit %d %s %s", tt.bit, tt.name, m.name), func(t *testing.T) {
+				h, err := m.d.Parse(b)
+				if m.want != nil {
+					require.ErrorIs(t, err, m.want)
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, w, h.FlagsVersion())
+				assert.Equal(t, uint8(1), h.Version())
+				if m.name == "linux" {
+					assert.Equal(t, tt.wantLinuxLen, h.Len())
+				}
+			})
+		}
+	}
+
+	// Every s and recursion value together, as today's Linux takes them,
+	// with S and A: the header and accessors as for any PPTP header.
+	b := append([]byte(nil), vectorPPTP...)
+	b[0] |= 0x0f // s, recursion 7
+	h, err := gre.Parse(b)
+	require.NoError(t, err)
+	assert.True(t, h.StrictSourceRoute())
+	assert.Equal(t, uint8(7), h.Recursion())
+	assert.Equal(t, 16, h.Len())
+	ack, ok := h.Ack()
+	assert.True(t, ok)
+	assert.Equal(t, uint32(17), ack)
+	assert.Equal(t, uint16(0x1234), h.CallID())
+	_, err = gre.Decoder{OverIPv6: true}.Parse(b)
+	require.ErrorIs(t, err, gre.ErrVersion, "ip6_gre has no version 1")
+	_, err = gre.Decoder{Mode: gre.ModeRFC2784}.Parse(b)
+	require.ErrorIs(t, err, gre.ErrVersion)
+}
+
 func TestUnknownModeFailsClosed(t *testing.T) {
 	for _, m := range []gre.Mode{3, 4, 128, 255} {
 		for _, b := range [][]byte{vectorCKS, vectorPPTP, vectorRouting, {0, 0, 8, 0}, nil} {
@@ -376,14 +523,17 @@ func TestZeroHeader(t *testing.T) {
 // reusing its buffer might, and calls every accessor: they keep to the
 // flags word Parse validated and never panic.
 func TestHeaderAfterMutation(t *testing.T) {
+	// The short packets are parsed as over IPv6, where Linux wants no
+	// more than the header (over IPv4 gre_rcv wants 12 bytes).
+	v6 := gre.Decoder{OverIPv6: true}
 	inputs := []struct {
 		name string
 		d    gre.Decoder
 		b    []byte
 	}{
-		{"plain", gre.Decoder{}, []byte{0, 0, 8, 0}},
-		{"plain with payload", gre.Decoder{}, []byte{0, 0, 8, 0, 0x45, 0}},
-		{"K", gre.Decoder{}, []byte{0x20, 0, 8, 0, 0, 0, 0, 1}},
+		{"plain", v6, []byte{0, 0, 8, 0}},
+		{"plain with payload", v6, []byte{0, 0, 8, 0, 0x45, 0}},
+		{"K", v6, []byte{0x20, 0, 8, 0, 0, 0, 0, 1}},
 		{"CKS", gre.Decoder{}, vectorCKS},
 		{"PPTP", gre.Decoder{}, vectorPPTP},
 		{"routing", gre.Decoder{Mode: gre.ModeRFC1701}, vectorRouting},
@@ -434,7 +584,7 @@ func TestChecksumVerification(t *testing.T) {
 	require.NoError(t, err, "with NoVerifyChecksum a bad checksum parses")
 	assert.False(t, h.ChecksumValid())
 
-	h, err = gre.Parse([]byte{0, 0, 8, 0, 1})
+	h, err = gre.Parse([]byte{0, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0})
 	require.NoError(t, err)
 	assert.False(t, h.ChecksumValid(), "no C bit: nothing to be valid")
 }

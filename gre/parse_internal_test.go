@@ -55,12 +55,14 @@ func TestParseFastPath(t *testing.T) {
 }
 
 // parseRef is Decoder.Parse as it was before its fast path (commit
-// d154c3f): the full validation alone.
+// d154c3f): the full validation alone, with the rules of today's Linux
+// that issue 15 item 16 added (gre_rcv's 12 bytes over IPv4, but for
+// keepalive replies; pptp_rcv ignoring s and recursion control).
 func parseRef(d Decoder, b []byte) (Header, error) {
 	if d.Mode > ModeRFC1701 {
 		return Header{}, ErrMode
 	}
-	if len(b) < MinLen {
+	if len(b) < MinLen || d.Mode == ModeLinux && !d.OverIPv6 && len(b) < 12 && b[2]|b[3] != 0 {
 		return Header{}, ErrTruncated
 	}
 	w := binary.BigEndian.Uint16(b)
@@ -90,7 +92,11 @@ func parseRef(d Decoder, b []byte) (Header, error) {
 		if linuxV4 && w&ReservedMaskV1 != 0 {
 			return Header{}, ErrReservedBits
 		}
-		if w&(FlagChecksum|FlagRouting|FlagKey|FlagStrictRoute|RecursionMask|ReservedMaskV1) != FlagKey ||
+		ignored := uint16(0)
+		if d.Mode == ModeLinux {
+			ignored = FlagStrictRoute | RecursionMask
+		}
+		if w&^ignored&(FlagChecksum|FlagRouting|FlagKey|FlagStrictRoute|RecursionMask|ReservedMaskV1) != FlagKey ||
 			Protocol(binary.BigEndian.Uint16(b[2:])) != ProtoPPP {
 			return Header{}, ErrPPTP
 		}

@@ -247,14 +247,20 @@ func TestWrongProtocol(t *testing.T) {
 	p := newPair(t, tunnel.ModeGRE, nil, tunneltest.Impairment{}, true)
 	v6 := inner6(60, 64, 0)
 	inject(t, p,
-		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv4}, v6),           // 0x0800 carrying IPv6
-		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv6}, v6),           // right
-		craftFields(t, gre.Fields{Protocol: gre.ProtoMPLS}, v6),           // not carried
-		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv4}, []byte{0x45}), // truncated inner
+		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv4}, v6), // 0x0800 carrying IPv6
+		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv6}, v6), // right
+		craftFields(t, gre.Fields{Protocol: gre.ProtoMPLS}, v6), // not carried
+		// truncated inner: 8 bytes of IPv4 header, in a GRE packet of the
+		// 12 bytes Linux's gre_rcv wants over IPv4
+		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv4}, []byte{0x45, 0, 0, 0x3c, 0, 0, 0, 0}),
+		// a GRE packet of 5 bytes: gre_rcv drops it before any tunnel is
+		// looked up, and so does the engine
+		craftFields(t, gre.Fields{Protocol: gre.ProtoIPv4}, []byte{0x45}),
 	)
-	s, _ := settled(t, p, 4)
+	s, es := settled(t, p, 5)
 	assert.Equal(t, uint64(1), s.RxPackets)
 	assert.Equal(t, uint64(3), s.RxFrameErrors)
+	assert.Equal(t, uint64(1), es.RxFrameErrors, "short GRE packet")
 }
 
 func TestECNDrop(t *testing.T) {
