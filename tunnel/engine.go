@@ -3,6 +3,7 @@ package tunnel
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -451,6 +452,28 @@ func (e *Engine) List() []*Tunnel {
 		return 0
 	})
 	return ts
+}
+
+// All yields the engine's tunnels, in no particular order: for reading
+// every tunnel's counters at a million tunnels, without List's sort. It
+// takes a snapshot of the tunnels first (one slice of pointers), so the
+// loop may call the engine's methods, Remove included.
+func (e *Engine) All() iter.Seq[*Tunnel] {
+	e.mu.Lock()
+	ts := make([]*Tunnel, 0, len(e.tunnels))
+	for _, t := range e.tunnels {
+		ts = append(ts, t)
+	}
+	e.mu.Unlock()
+	return slices.Values(ts)
+}
+
+// Find returns the tunnels that send to remote with okey (the zero Key:
+// no key), as a hub looks a spoke up; roaming tunnels are not among them.
+func (e *Engine) Find(remote netip.Addr, okey Key) []*Tunnel {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.byRemote[remote][okey])
 }
 
 // Stats returns the engine's own counters.

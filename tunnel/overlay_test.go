@@ -221,3 +221,21 @@ func TestNoTunnelSamples(t *testing.T) {
 	run()
 	require.Zero(t, testing.AllocsPerRun(200, run))
 }
+
+// TestAllAndFind: every tunnel through All, a spoke by remote and key.
+func TestAllAndFind(t *testing.T) {
+	r := newSharedHub(t, 20)
+	n := 0
+	for tun := range r.e.All() {
+		n++
+		if tun.Name() == "spoke7" {
+			require.NoError(t, r.e.Remove(tun.Name())) // allowed during the loop
+		}
+	}
+	assert.Equal(t, 20, n)
+	f := r.e.Find(end2v4, tunnel.KeyOf(8))
+	require.Len(t, f, 1)
+	assert.Equal(t, "spoke8", f[0].Name())
+	assert.Empty(t, r.e.Find(end2v4, tunnel.KeyOf(7)), "removed")
+	assert.Empty(t, r.e.Find(end1v4, tunnel.KeyOf(8)))
+}
