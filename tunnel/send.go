@@ -181,7 +181,7 @@ func (s *sender) send(b []byte, size int) {
 			st.txTooBig.Add(1)
 			return
 		}
-		if nestingFrom(p, layerEthernet, t.e.cfg.MaxNesting, t.cfg.port()) > t.e.cfg.MaxNesting {
+		if nestingFrom(p, layerEthernet, t.e.cfg.MaxNesting, t.port) > t.e.cfg.MaxNesting {
 			st.txDeadLoop.Add(1)
 			return
 		}
@@ -227,7 +227,7 @@ func (s *sender) send(b []byte, size int) {
 		st.txNoRoute.Add(1) // NBMA: no neighbour entry
 		return
 	}
-	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting, t.cfg.port()) > t.e.cfg.MaxNesting {
+	if dst == s.peer.Addr() || nesting(p, t.e.cfg.MaxNesting, t.port) > t.e.cfg.MaxNesting {
 		st.txDeadLoop.Add(1)
 		return
 	}

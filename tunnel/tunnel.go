@@ -46,6 +46,10 @@ type Tunnel struct {
 	icsum  bool         // Config.ICsum
 	roams  bool         // Config.Roam
 	route0 netip.Prefix // Config.Routes[0], for the source check of a shared overlay
+	mtu    atomic.Int32 // the tunnel MTU, lowered by path-MTU reports
+	port   uint16       // the GRE-in-UDP port (Config.port), for the loop guard
+	peer   netip.AddrPort
+	neigh  neighbors // the neighbour table of an NBMA tunnel
 	stats  counters
 
 	cfg      Config
@@ -54,15 +58,12 @@ type Tunnel struct {
 	id       demux.ID
 	id2      demux.ID // hasID2: a broadcast tunnel's entry for unicast from its members
 	hasID2   bool
-	peer     netip.AddrPort // where packets go
-	local    netip.Addr     // the resolved local address (zero: any, with FramingUDP)
-	mtu      atomic.Int32   // the tunnel MTU, lowered by path-MTU reports
-	base     int            // the MTU from the configuration
-	ovh      int            // the encapsulation overhead
+	local    netip.Addr // the resolved local address (zero: any, with FramingUDP)
+	base     int        // the MTU from the configuration
+	ovh      int        // the encapsulation overhead
 	lineDown atomic.Bool
 	roamPeer peerCell  // the current peer of a roaming tunnel
 	roam     roamState // a roaming tunnel's candidate peer
-	neigh    neighbors // the neighbour table of an NBMA tunnel
 
 	pmtuExpiry *time.Timer // restores the configured MTU; nil until a report lowered it (guarded by e.mu)
 
@@ -72,7 +73,8 @@ type Tunnel struct {
 
 func newTunnel(e *Engine, cfg Config, ul *underlay, over Overlay) (*Tunnel, error) {
 	row := cfg.Mode.info()
-	t := &Tunnel{cfg: cfg, row: row, e: e, ul: ul, over: over, done: make(chan struct{}), icsum: cfg.ICsum, roams: cfg.Roam}
+	t := &Tunnel{cfg: cfg, row: row, e: e, ul: ul, over: over, done: make(chan struct{}), icsum: cfg.ICsum, roams: cfg.Roam,
+		port: cfg.port()}
 	if len(cfg.Routes) > 0 {
 		t.route0 = cfg.Routes[0]
 	}
