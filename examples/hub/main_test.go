@@ -83,7 +83,8 @@ func gather(t *testing.T, h *hub) map[string]float64 {
 
 // TestCollector: per spoke, a series per counter and spoke; with
 // -aggregate, one per counter whatever the number of spokes, the sums
-// keeping what removed spokes counted, so that none goes down.
+// keeping what removed spokes counted, so that none goes down, and
+// SIGUSR1 prints the same sums.
 func TestCollector(t *testing.T) {
 	hubA := netip.MustParseAddr("198.51.100.1")
 	a, w := tunneltest.NewPipe(tunneltest.PipeConfig{AddrA: netip.AddrPortFrom(hubA, 0), AddrB: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.2"), 0)})
@@ -125,4 +126,9 @@ func TestCollector(t *testing.T) {
 	m = gather(t, h)
 	assert.Equal(t, 3.0, m["ipencap_tunnels_tx_packets_total"], "the removed spoke's packets stay in the sum")
 	assert.Equal(t, 2.0, m["ipencap_hub_tunnels"])
+
+	// SIGUSR1's summary says the same.
+	var b strings.Builder
+	h.printStats(&b)
+	assert.True(t, strings.HasPrefix(b.String(), "spokes 2 rx_packets 0 rx_bytes 0 rx_errors 0 rx_source_refused 0 rx_dropped 0 tx_packets 3 tx_bytes 180 tx_errors 0 tx_no_bufs 0\nengine rx_packets 0 "), b.String())
 }
