@@ -75,7 +75,7 @@
 // counters of gretun, with rx_source_refused_total), or with -aggregate
 // their sums over every spoke, removed ones included so that no sum goes
 // down (ipencap_tunnels_rx_packets_total): 19 series per spoke at 100 000
-// spokes is almost two million series, where -aggregate keeps 19. Beside
+// spokes is 1.9 million series, where -aggregate keeps 18. Beside
 // them: the engine's counters (ipencap_engine_rx_no_tunnel_total,
 // ipencap_engine_tx_no_tunnel_total, ipencap_engine_pathmtu_lowered_total
 // ...), ipencap_hub_tunnels, ipencap_hub_reloads_total and
