@@ -353,7 +353,7 @@ func (e *Engine) add(cfg Config, over Overlay) (*Tunnel, error) {
 	ok = true
 	t.start()
 	if e.log != nil {
-		e.log.Info("tunnel added", "tunnel", t.cfg.Name, "config", t.String())
+		e.log.Debug("tunnel added", "tunnel", t.cfg.Name, "config", t.String())
 	}
 	return t, nil
 }
@@ -421,7 +421,7 @@ func (e *Engine) Remove(name string) error {
 	}
 	t.stop()
 	if e.log != nil {
-		e.log.Info("tunnel removed", "tunnel", name)
+		e.log.Debug("tunnel removed", "tunnel", name)
 	}
 	return nil
 }

@@ -510,11 +510,11 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := eng.Add(c, dev)
+	t, err := eng.Add(c, dev) // a failed Add closes dev
 	if err != nil {
-		dev.Close()
 		return nil, err
 	}
+	log.Info("tunnel added", "tunnel", t.Name(), "config", t.String())
 	if err := dev.SetMTU(t.MTU()); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ var tunnelCounters = []struct {
 	{"rx_multicast_total", "Delivered packets sent to a multicast outer destination (RX Mcasts).", func(s *tunnel.Stats) uint64 { return s.RxMulticast }},
 	{"rx_frame_errors_total", "Received packets with a malformed inner packet, or dropped for ECN.", func(s *tunnel.Stats) uint64 { return s.RxFrameErrors }},
 	{"rx_dropped_total", "Received packets that passed every check but the overlay did not take.", func(s *tunnel.Stats) uint64 { return s.RxDropped }},
+	{"rx_source_refused_total", "Received packets whose inner source the tunnel's routes do not hold (shared overlays).", func(s *tunnel.Stats) uint64 { return s.RxSourceRefused }},
 	{"rx_ecn_alarms_total", "Delivered packets with an ECN combination RFC 6040 marks for logging.", func(s *tunnel.Stats) uint64 { return s.RxECNAlarms }},
 	{"tx_packets_total", "Outer packets the underlay accepted (TX Packets).", func(s *tunnel.Stats) uint64 { return s.TxPackets }},
 	{"tx_bytes_total", "Bytes of the inner packets sent, as ip -s tunnel counts them (TX Bytes).", func(s *tunnel.Stats) uint64 { return s.TxBytes }},
@@ -70,6 +71,7 @@ var engineCounters = []struct {
 	{"rx_frame_errors_total", "Received packets with a malformed outer or GRE header.", func(s *tunnel.EngineStats) uint64 { return s.RxFrameErrors }},
 	{"rx_csum_errors_total", "Received packets with a wrong outer IPv4 header checksum.", func(s *tunnel.EngineStats) uint64 { return s.RxCsumErrors }},
 	{"rx_unknown_proto_total", "Received packets of an IP protocol no mode carries.", func(s *tunnel.EngineStats) uint64 { return s.RxUnknownProto }},
+	{"tx_no_tunnel_total", "Packets from a shared overlay that no tunnel's routes hold.", func(s *tunnel.EngineStats) uint64 { return s.TxNoTunnel }},
 	{"pathmtu_lowered_total", "Path-MTU reports (ICMP) that lowered a tunnel's MTU.", func(s *tunnel.EngineStats) uint64 { return s.PathMTULowered }},
 	{"pathmtu_refused_total", "Path-MTU reports refused: no tunnel sent the quoted packet (forged or stale ICMP).", func(s *tunnel.EngineStats) uint64 { return s.PathMTURefused }},
 }
