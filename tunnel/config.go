@@ -157,6 +157,12 @@ type SeqConfig struct {
 	Reorder int
 	// ReorderWait is OUTOFORDER_TIMER; 0 means [gre.DefaultReorderWait].
 	ReorderWait time.Duration
+	// ReorderBytes bounds the bytes the reorder buffer holds, beside its
+	// packets: a packet that would pass it releases what waits, past its
+	// gaps, as a full buffer does. 0 means [DefaultReorderBytes]. Held
+	// packets are copied into buffers of their size (2 KiB for a packet
+	// of a usual MTU), so a buffer of Reorder packets costs about that.
+	ReorderBytes int
 	// Resync accepts a packet after this many consecutive out-of-sequence
 	// drops and restarts the window from it: a peer that restarted counts
 	// from 0 again and would otherwise be dropped for up to 2^31 packets.
@@ -407,6 +413,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Seq.Reorder < 0 || c.Seq.Reorder > gre.MaxReorderPackets || (c.Seq.Reorder > 0 && !c.ISeq) {
 		return fail("reorder", strconv.Itoa(c.Seq.Reorder), ErrConfigRange)
+	}
+	if c.Seq.ReorderBytes < 0 || (c.Seq.ReorderBytes > 0 && c.Seq.Reorder == 0) {
+		return fail("reorderbytes", strconv.Itoa(c.Seq.ReorderBytes), ErrConfigRange)
 	}
 	if c.Seq.ReorderWait < 0 || c.Seq.ReorderWait > gre.MaxReorderWait {
 		return fail("reorderwait", c.Seq.ReorderWait.String(), ErrConfigRange)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -293,4 +294,32 @@ func TestDeadLoop(t *testing.T) {
 	require.NoError(t, p.o1.Inject(nested))
 	eventually(t, func() bool { return p.t1.Stats().TxDeadLoop == 2 }, "two dead loops")
 	assert.Zero(t, p.t1.Stats().TxPackets)
+}
+
+// TestReorderHeld: packets held in the reorder buffer are copies of their
+// size (they pinned a 64 KiB receive buffer each: 303 MB for one full
+// buffer of 84-byte packets), counted against Seq.ReorderBytes; a packet
+// that would pass it releases what waits, past its gap, as a full buffer
+// does.
+func TestReorderHeld(t *testing.T) {
+	p := newPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
+		c1.ISeq, c1.Seq.Reorder, c1.Seq.ReorderWait, c1.Seq.ReorderBytes = true, 8, time.Second, 200
+	}, tunneltest.Impairment{}, true)
+	inject(t, p, seqPkt(t, 1, 1), seqPkt(t, 3, 3), seqPkt(t, 4, 4))
+	assert.Equal(t, byte(1), recv(t, p.o1)[59])
+	eventually(t, func() bool { return tunnel.HeldBytes(p.t1) == 2*(tunnel.OverlayOffset+60) }, "two 60-byte packets held, their size")
+	// A third would hold 228 bytes, more than 200: 3 and 4 go first, past
+	// the gap before 3; 6 then waits behind the gap before 5.
+	inject(t, p, seqPkt(t, 6, 6))
+	assert.Equal(t, byte(3), recv(t, p.o1)[59])
+	assert.Equal(t, byte(4), recv(t, p.o1)[59])
+	eventually(t, func() bool { return tunnel.HeldBytes(p.t1) == tunnel.OverlayOffset+60 }, "6 held")
+	inject(t, p, seqPkt(t, 2, 2)) // too late: 3 and 4 went past it
+	inject(t, p, seqPkt(t, 5, 5)) // fills the gap: 5, then 6
+	assert.Equal(t, byte(5), recv(t, p.o1)[59])
+	assert.Equal(t, byte(6), recv(t, p.o1)[59])
+	s, _ := settled(t, p, 6)
+	assert.Equal(t, uint64(1), s.RxOutOfSeq, "2 came after the drain")
+	assert.Equal(t, uint64(5), s.RxPackets)
+	eventually(t, func() bool { return tunnel.HeldBytes(p.t1) == 0 }, "nothing held")
 }

@@ -18,3 +18,10 @@ func NewEngineForTest(cfg EngineConfig, now func() time.Time, manualTicks bool) 
 
 // Tick runs one keepalive period of t, as its timer would.
 func Tick(t *Tunnel) { t.tick() }
+
+// HeldBytes returns the bytes t's reorder buffer holds.
+func HeldBytes(t *Tunnel) int {
+	t.seq.mu.Lock()
+	defer t.seq.mu.Unlock()
+	return t.seq.held
+}

@@ -56,3 +56,64 @@ func bufferOf(p []byte) *buffer {
 	}
 	return (*buffer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p[:cap(p)])), -front))
 }
+
+// Held packets. A packet the engine keeps beyond a batch (one waiting in a
+// reorder buffer or a shaping queue) is copied into a buffer of its size
+// class, so that it does not pin a 64 KiB receive buffer: heldSmall bytes
+// for what fits (a packet of a usual MTU, with the headers in front of
+// it), a whole buffer for the rest (GSO super-packets).
+const heldSmall = 2048
+
+// smallBuffer is a buffer of the small class.
+type smallBuffer [heldSmall]byte
+
+var smallPool = sync.Pool{New: func() any { return new(smallBuffer) }}
+
+// holdCopy copies buf[:end] (a pooled buffer's start: the packet and what
+// lies in front of it, the outer header included) into a buffer of its
+// size class, and returns the copy's [lo:end], a slice that reaches the end
+// of its buffer. The engine gives it back with release.
+func holdCopy(buf []byte, lo, end int) []byte {
+	if end <= heldSmall {
+		nb := smallPool.Get().(*smallBuffer)
+		copy(nb[:end], buf[:end])
+		return nb[lo:end:heldSmall]
+	}
+	nb := getBuf()
+	copy(nb[:end], buf[:end])
+	return nb[lo:end:bufSize]
+}
+
+// holdBytes copies p alone into a buffer of its size class and returns
+// the copy, which reaches the end of its buffer; release gives it back.
+func holdBytes(p []byte) []byte {
+	if len(p) <= heldSmall {
+		nb := smallPool.Get().(*smallBuffer)
+		return nb[:copy(nb[:], p):heldSmall]
+	}
+	nb := getBuf()
+	return nb[:copy(nb[:], p):bufSize]
+}
+
+// wholeOf returns the whole buffer p lies in, of either class: p must be a
+// slice that reaches the end of its buffer, which its capacity then tells
+// apart (a small buffer holds at most heldSmall bytes; a slice of a whole
+// buffer starts in its first bytes, so its capacity is far larger).
+func wholeOf(p []byte) []byte {
+	size := bufSize
+	if cap(p) <= heldSmall {
+		size = heldSmall
+	}
+	front := size - cap(p)
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p[:cap(p)])), -front)), size)
+}
+
+// release gives the buffer of p back to its class's pool.
+func release(p []byte) {
+	w := wholeOf(p)
+	if len(w) == heldSmall {
+		smallPool.Put((*smallBuffer)(w))
+		return
+	}
+	putBuf((*buffer)(w))
+}

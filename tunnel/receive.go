@@ -346,7 +346,7 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 		st.rxSource.Add(1)
 		return
 	}
-	r.pendingFor(t).add(t, w, nil)
+	r.pendingFor(t).add(t, w, false)
 }
 
 // accepted is what a packet that passed every check of the tunnel teaches
@@ -367,14 +367,16 @@ type pending struct {
 	over  Overlay
 	bufs  [][]byte
 	tuns  []*Tunnel
-	owned []*buffer
+	owned [][]byte // held copies to release after the write
 }
 
-func (p *pending) add(t *Tunnel, w []byte, owned *buffer) {
+// add queues w, which tunnel t received; owned, when true, says w is a
+// held copy, released after the write.
+func (p *pending) add(t *Tunnel, w []byte, owned bool) {
 	p.bufs = append(p.bufs, w)
 	p.tuns = append(p.tuns, t)
-	if owned != nil {
-		p.owned = append(p.owned, owned)
+	if owned {
+		p.owned = append(p.owned, w)
 	}
 }
 
@@ -400,9 +402,9 @@ func (p *pending) flush() {
 		clear(p.tuns)
 		p.bufs, p.tuns = p.bufs[:0], p.tuns[:0]
 	}
-	for i, b := range p.owned {
-		putBuf(b)
-		p.owned[i] = nil
+	for _, b := range p.owned {
+		release(b)
 	}
+	clear(p.owned)
 	p.owned = p.owned[:0]
 }

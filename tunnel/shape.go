@@ -19,11 +19,10 @@ type shaper struct {
 	queued  atomic.Int64 // packets in q or being written by the shaper goroutine
 }
 
-// shaped is one delayed outer packet: b[:n], carrying inner bytes, for
-// peer, due at due.
+// shaped is one delayed outer packet p, a copy in a buffer of its size
+// class (holdBytes), carrying inner bytes, for peer, due at due.
 type shaped struct {
-	b     *buffer
-	n     int
+	p     []byte
 	inner int
 	peer  netip.AddrPort
 	due   time.Time
@@ -72,15 +71,14 @@ func (s *sender) shape(p []byte, inner int) bool {
 		return false
 	}
 	s.flushOut() // what is ahead of p goes first
-	nb := getBuf()
-	n := copy(nb[:], p)
+	c := holdBytes(p)
 	sh.queued.Add(1)
 	select {
-	case sh.q <- shaped{b: nb, n: n, inner: inner, peer: s.peer, due: now.Add(d)}:
+	case sh.q <- shaped{p: c, inner: inner, peer: s.peer, due: now.Add(d)}:
 	default:
 		sh.queued.Add(-1)
 		r.CancelAt(now)
-		putBuf(nb)
+		release(c)
 		t.stats.txShaped.Add(1)
 	}
 	return false
@@ -110,7 +108,7 @@ func (t *Tunnel) shapeLoop() {
 				return
 			}
 		}
-		bufs[0], peers[0] = it.b[:it.n], it.peer
+		bufs[0], peers[0] = it.p, it.peer
 		n, _ := t.ul.u.WriteBatch(bufs[:], peers[:], 0)
 		bufs[0] = nil
 		if n == 1 {
@@ -119,14 +117,14 @@ func (t *Tunnel) shapeLoop() {
 		} else {
 			t.stats.txNoBufs.Add(1)
 		}
-		putBuf(it.b)
+		release(it.p)
 		sh.queued.Add(-1)
 	}
 }
 
 // dropShaped drops a delayed packet when the tunnel stops.
 func (t *Tunnel) dropShaped(it shaped) {
-	putBuf(it.b)
+	release(it.p)
 	t.shape.queued.Add(-1)
 	t.stats.txShaped.Add(1)
 }
