@@ -82,8 +82,11 @@ type modeInfo struct {
 	// inner packet's IP version (ProtoTEB for gretap).
 	gre      bool
 	greProto gre.Protocol
-	// fixed is the overhead of the mode's own header when it has no GRE
-	// header (minimal encapsulation's forwarding header, at most); ipHdr
+	// fixed is the overhead of the mode's own header beside GRE's and the
+	// IP header (minimal encapsulation's forwarding header, at most), or
+	// for gretap the inner Ethernet header, which the tunnel MTU, an IP
+	// MTU as Linux's gretap device has it (1462 over 1500), leaves out;
+	// ipHdr
 	// says the encapsulator writes an outer IP header (not with
 	// FramingUDP, whose socket does, nor minimal encapsulation, which
 	// reuses the inner one).
@@ -103,7 +106,7 @@ var modes = [...]modeInfo{
 	ModeGRE: {name: "gre", kind: "gre/ip", family: 4, proto: outer.ProtoGRE, framing: FramingIP, class: demux.ClassGRE,
 		carries: carriesIPv4 | carriesIPv6, gre: true, ipHdr: true, newEnc: newGREEnc},
 	ModeGRETap: {name: "gretap", kind: "gretap", proto: outer.ProtoGRE, framing: FramingIP, class: demux.ClassGRETap,
-		carries: carriesEthernet, gre: true, greProto: gre.ProtoTEB, ipHdr: true, newEnc: newGREEnc},
+		carries: carriesEthernet, gre: true, greProto: gre.ProtoTEB, fixed: gre.EthernetMinLen, ipHdr: true, newEnc: newGREEnc},
 	ModeIPIP: {name: "ipip", kind: "ip/ip", family: 4, proto: outer.ProtoIPIP, framing: FramingIP, class: demux.ClassIPIP,
 		carries: carriesIPv4, ipHdr: true, newEnc: newIPIPEnc},
 	ModeSIT: {name: "sit", kind: "ipv6/ip", family: 4, proto: outer.ProtoIPv6, framing: FramingIP, class: demux.ClassSIT,

@@ -16,9 +16,12 @@
 //	       [-stats INTERVAL] [-metrics ADDR:PORT] [-log text|json] [-pmtu-expires D]
 //
 // The modes are those of `ip tunnel`: gre, ipip, sit and mobile (over
-// IPv4), ip6gre, ip6ip6 and ipip6 (over IPv6), and gre-in-udp (RFC 8086,
-// over either, to UDP port -port from -lport). gretap is not offered: a
-// TUN device carries IP packets, and gretap carries Ethernet frames.
+// IPv4), ip6gre, ip6ip6 and ipip6 (over IPv6), gre-in-udp (RFC 8086, over
+// either, to UDP port -port from -lport), and gretap (Ethernet over GRE,
+// over either), whose overlay is a TAP device instead of a TUN device:
+// bridge it (`ip link set NAME master br0`) to join two sites' segments.
+// Its MTU, as Linux's gretap device's, leaves room for the inner Ethernet
+// header (1462 over 1500).
 //
 // Two hosts, here two network namespaces joined by a veth pair:
 //

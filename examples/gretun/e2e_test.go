@@ -24,7 +24,8 @@ import (
 // e2eBytes is what TestEndToEnd sends over TCP through each tunnel.
 const e2eBytes = 10 << 20
 
-// TestEndToEnd runs gretun in two namespaces for every mode and proves,
+// TestEndToEnd runs gretun in two namespaces for every mode (gretap over
+// TAP devices, the others over TUN devices) and proves,
 // with the kernel's own tools and sockets on both ends, that the tunnel
 // carries traffic: iputils ping crosses it (ICMP echo and reply, IPv6 for
 // sit and ip6ip6), 10 MB of TCP from A to B arrive intact (SHA-256 of a
@@ -51,6 +52,8 @@ func TestEndToEnd(t *testing.T) {
 		{name: "ip6gre", mode: "ip6gre", outer6: true},
 		{name: "mobile", mode: "mobile", v4only: true},
 		{name: "gre-in-udp", mode: "gre-in-udp"},
+		// Ethernet over GRE: TAP devices, ARP through the tunnel.
+		{name: "gretap", mode: "gretap", extra: []string{"-key", "6"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t0 := time.Now()

@@ -178,7 +178,6 @@ func TestRunRemote(t *testing.T) {
 func TestRunBadFlags(t *testing.T) {
 	rows := []badFlags{
 		{"unknown mode", []string{"-mode", "vxlan"}, `gretun: tunnel "tun0": mode vxlan: unknown mode`},
-		{"gretap", []string{"-mode", "gretap"}, `gretun: tunnel "tun0": mode gretap: not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)`},
 		{"bad key", []string{"-key", "1.2.3"}, `gretun: tunnel "tun0": key 1.2.3: gre: ParseKey("1.2.3"): invalid GRE key`},
 		{"bad ikey", []string{"-ikey", "x"}, `gretun: tunnel "tun0": ikey x: gre: ParseKey("x"): invalid GRE key`},
 		{"key too big", []string{"-okey", "4294967296"}, `gretun: tunnel "tun0": okey 4294967296: gre: ParseKey("4294967296")`},

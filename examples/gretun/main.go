@@ -51,9 +51,6 @@ type options struct {
 	metrics string         // -metrics: listen address, "" none
 }
 
-// errGRETap refuses mode gretap.
-var errGRETap = errors.New("not supported: a TUN device carries IP packets, gretap needs Ethernet (TAP)")
-
 // errUDPOnly refuses -port and -lport on modes other than gre-in-udp.
 var errUDPOnly = errors.New("only mode gre-in-udp has UDP ports")
 
@@ -76,7 +73,7 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	str, bln := fs.String, fs.Bool
 	name := str("name", "tun0", "tunnel and TUN device `name` (at most 15 bytes; no '/', ':', '%' or space)")
-	mode := str("mode", "gre", "gre, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
+	mode := str("mode", "gre", "gre, gretap, ipip, sit, mobile, ip6gre, ip6ip6, ipip6 or gre-in-udp")
 	local := str("local", "any", "outer source `address`")
 	remote := str("remote", "", "outer destination `address`: the peer (required; any needs -allow-any-remote)")
 	allowAny := bln("allow-any-remote", false, "with -remote any: take packets from every host")
@@ -129,9 +126,6 @@ func parseFlags(args []string) (*options, error) {
 	m, err := tunnel.ParseMode(*mode)
 	if err != nil {
 		return nil, configErr("mode", *mode, tunnel.ErrConfigMode)
-	}
-	if m == tunnel.ModeGRETap {
-		return nil, configErr("mode", *mode, errGRETap)
 	}
 	c.Mode = m
 	for _, a := range []struct {
@@ -446,7 +440,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 type daemon struct {
 	eng *tunnel.Engine
 	t   *tunnel.Tunnel
-	dev *tundev.Device
+	dev device
+}
+
+// device is the overlay gretun opens: a TUN device, or for gretap a TAP
+// device (Ethernet frames).
+type device interface {
+	tunnel.Overlay
+	SetMTU(mtu int) error
 }
 
 // start opens the underlay socket and the TUN device and adds the tunnel.
@@ -506,7 +507,13 @@ func start(o *options, log *slog.Logger) (*daemon, error) {
 		u.Close()
 		return nil, err
 	}
-	dev, err := tundev.Open(tundev.Config{Name: c.Name, MTU: c.MTU, Addrs: o.addrs, Routes: o.routes})
+	var dev device
+	dc := tundev.Config{Name: c.Name, MTU: c.MTU, Addrs: o.addrs, Routes: o.routes}
+	if c.Mode == tunnel.ModeGRETap {
+		dev, err = tundev.OpenTAP(dc) // Ethernet frames: a TAP device
+	} else {
+		dev, err = tundev.Open(dc)
+	}
 	if err != nil {
 		return nil, err
 	}

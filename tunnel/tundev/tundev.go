@@ -220,26 +220,36 @@ func (d *Device) drainEvents() {
 }
 
 func (d *Device) configure(cfg Config, mtu int) error {
-	fail := func(op string, err error) error { return &Error{Name: d.name, Op: op, Err: err} }
-	link, err := d.nl.LinkByName(d.name)
+	index, err := configureLink(d.nl, d.name, cfg, mtu, d.dev.BatchSize())
+	d.index = index
+	return err
+}
+
+// configureLink sets the MTU of the link name (and, when segs > 0, its
+// gso_max_segs), brings it up, and adds cfg's addresses and routes,
+// through nl; it returns the link's index.
+func configureLink(nl *netlink.Handle, name string, cfg Config, mtu, segs int) (int, error) {
+	fail := func(op string, err error) (int, error) { return 0, &Error{Name: name, Op: op, Err: err} }
+	link, err := nl.LinkByName(name)
 	if err != nil {
 		return fail("find link", err)
 	}
-	d.index = link.Attrs().Index
-	if err := d.nl.LinkSetMTU(link, mtu); err != nil {
+	index := link.Attrs().Index
+	if err := nl.LinkSetMTU(link, mtu); err != nil {
 		return fail(fmt.Sprintf("set mtu %d", mtu), err)
 	}
 	// No super-packet of more segments than a Read can return (package
 	// documentation, "Super-packets of more than BatchSize segments"); set
 	// before the link is up, so that no socket routes through the device
 	// with the kernel's default of 65535.
-	segs := d.dev.BatchSize()
-	if err := d.nl.LinkSetGSOMaxSegs(link, segs); err != nil {
-		return fail(fmt.Sprintf("set gso_max_segs %d", segs), err)
+	if segs > 0 {
+		if err := nl.LinkSetGSOMaxSegs(link, segs); err != nil {
+			return fail(fmt.Sprintf("set gso_max_segs %d", segs), err)
+		}
 	}
 	// Up first: an IPv6 address added while the link is down turns
 	// tentative (IFA_F_NODAD or not) until the link is up.
-	if err := d.nl.LinkSetUp(link); err != nil {
+	if err := nl.LinkSetUp(link); err != nil {
 		return fail("set up", err)
 	}
 	for _, p := range cfg.Addrs {
@@ -247,7 +257,7 @@ func (d *Device) configure(cfg Config, mtu int) error {
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
-		if err := d.nl.AddrAdd(link, a); err != nil {
+		if err := nl.AddrAdd(link, a); err != nil {
 			return fail("add address "+p.String(), err)
 		}
 	}
@@ -257,30 +267,30 @@ func (d *Device) configure(cfg Config, mtu int) error {
 	// dropped until then (Ip6InAddrErrors). Wait for it.
 	for _, p := range cfg.Addrs {
 		if p.Addr().Is6() {
-			if err := d.waitLocal(p.Addr()); err != nil {
+			if err := waitLocal(nl, p.Addr()); err != nil {
 				return fail("add address "+p.String(), err)
 			}
 		}
 	}
 	for _, p := range cfg.Routes {
-		r := &netlink.Route{LinkIndex: d.index, Dst: ipNet(p, true)}
+		r := &netlink.Route{LinkIndex: index, Dst: ipNet(p, true)}
 		if p.Addr().Is4() {
 			r.Scope = netlink.SCOPE_LINK // as `ip route add PREFIX dev NAME`
 		}
-		if err := d.nl.RouteAdd(r); err != nil {
+		if err := nl.RouteAdd(r); err != nil {
 			return fail("add route "+p.String(), err)
 		}
 	}
-	return nil
+	return index, nil
 }
 
 // errNoLocalRoute means that an address's local route did not appear.
 var errNoLocalRoute = errors.New("the local route of the address did not appear")
 
-// waitLocal waits, at most 2 s, until the kernel routes addr as local.
-func (d *Device) waitLocal(addr netip.Addr) error {
+// waitLocal waits (at most 2 s) until addr's local route is in place.
+func waitLocal(nl *netlink.Handle, addr netip.Addr) error {
 	for deadline := time.Now().Add(2 * time.Second); ; {
-		rs, err := d.nl.RouteGet(addr.AsSlice())
+		rs, err := nl.RouteGet(addr.AsSlice())
 		if err == nil && len(rs) > 0 && rs[0].Type == unix.RTN_LOCAL {
 			return nil
 		}
