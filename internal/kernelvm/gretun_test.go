@@ -206,7 +206,9 @@ func (e *env) tcpFromVM(t *testing.T, listen netip.Addr, port int, size int64) {
 	t.Helper()
 	var ln *net.TCPListener
 	var err error
-	e.ns.Do(t, func() { ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(port)))) })
+	e.ns.Do(t, func() {
+		ln, err = net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(listen, uint16(port))))
+	})
 	require.NoError(t, err)
 	defer ln.Close()
 	ln.SetDeadline(time.Now().Add(60 * time.Second))
