@@ -3,7 +3,7 @@
 package kernelvm_test
 
 import (
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
