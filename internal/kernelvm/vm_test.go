@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -35,10 +37,11 @@ const (
 // env is what every Kernel test shares: one VM, the namespace its TAP
 // device is in, gretun.
 type env struct {
-	vm     *kernelvm.VM
-	ns     *testpkt.NS
-	gretun string
-	dir    string
+	vm      *kernelvm.VM
+	ns      *testpkt.NS
+	gretun  string
+	dir     string
+	release string // the kernel's
 }
 
 var (
@@ -98,6 +101,7 @@ func setup() (*env, error) {
 		return miss(err)
 	}
 	fetched := time.Since(t0)
+	e.release = root.Release
 	if e.dir, err = os.MkdirTemp("", "ipencap-kernelvm-"); err != nil {
 		return nil, err
 	}
@@ -190,11 +194,19 @@ func firstLine(s string) string {
 	return l
 }
 
+// TestKernelBoot checks the VM itself: its kernel is the package's, ip is
+// iproute2's, every module of kernelvm.Modules is loaded, eth0 has GRO off
+// and reaches the host side.
 func TestKernelBoot(t *testing.T) {
 	e := theVM(t)
-	out, err := e.vm.Run(10*time.Second, "uname -r; ip -V; ip -br addr; ping -c 1 -W 2 "+host4)
-	t.Log(out)
-	if err != nil {
-		t.Fatal(err)
+	out, err := e.vm.Run(10*time.Second, "uname -r; ip -V; cat /proc/modules; ethtool -k eth0 | grep generic-receive-offload; ping -c 1 -W 2 "+host4)
+	require.NoError(t, err, "%s", out)
+	t.Logf("%s on %s, booted in %v:\n%s", e.release, e.vm.Accel, e.vm.BootTime, out)
+	assert.True(t, strings.HasPrefix(out, e.release+"\n"), "uname -r")
+	assert.Contains(t, out, "iproute2")
+	for _, m := range kernelvm.Modules {
+		assert.Regexp(t, "(?m)^"+m+" ", out, "module %s loaded", m)
 	}
+	assert.Contains(t, out, "generic-receive-offload: off")
+	assert.Contains(t, out, "1 packets received")
 }
