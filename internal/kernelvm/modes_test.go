@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ipencap/ipencap/internal/testpkt"
 )
 
 // Inner addresses: the host's gretun side, the VM's kernel side.
@@ -155,7 +157,8 @@ func TestKernelModes(t *testing.T) {
 			// Ping both ways.
 			out, err := e.hostPing(t, p.vmIn.Addr(), "-c", "3", "-i", "0.2")
 			require.NoError(t, err, "ping from the host:\n%s", out)
-			e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -c 3 -W 2 %s", p.hostIn.Addr()))
+			out = e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -A -c 3 -W 2 %s", p.hostIn.Addr()))
+			require.Contains(t, out, "3 packets received", "ping from the VM")
 
 			// DF at the tunnel MTU passes; one byte more is refused by
 			// gretun with ICMP carrying the MTU. The host's route gets
@@ -171,7 +174,7 @@ func TestKernelModes(t *testing.T) {
 			if m.inner6 {
 				ipArgs = append([]string{"-6"}, ipArgs...)
 			}
-			out, err = e.ns.Run(t, 5*time.Second, "ip", ipArgs...)
+			out, err = e.ns.Run(t, 5*time.Second, testpkt.NetTool(t, "ip"), ipArgs...)
 			require.NoError(t, err, "ip %v: %s", ipArgs, out)
 			out, err = e.hostPing(t, p.vmIn.Addr(), "-c", "1", "-M", "do", "-s", strconv.Itoa(m.mtu+1-hdr))
 			require.Error(t, err, "DF ping of %d bytes passed:\n%s", m.mtu+1, out)
@@ -185,7 +188,8 @@ func TestKernelModes(t *testing.T) {
 			// Fragmented inside the tunnel: 3000-byte pings.
 			out, err = e.hostPing(t, p.vmIn.Addr(), "-c", "2", "-i", "0.2", "-s", "3000")
 			require.NoError(t, err, "3000-byte ping from the host:\n%s", out)
-			e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -c 2 -W 2 -s 3000 %s", p.hostIn.Addr()))
+			out = e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -A -c 2 -W 2 -s 3000 %s", p.hostIn.Addr()))
+			require.Contains(t, out, "2 packets received", "3000-byte ping from the VM")
 
 			// TCP both ways.
 			t1 := time.Now()
@@ -226,7 +230,7 @@ func (p *tunnelPair) compareCounters(t *testing.T) {
 	g0, k0 := settle()
 	out, err := e.hostPing(t, p.vmIn.Addr(), "-c", "5", "-i", "0.1", "-s", "300")
 	require.NoError(t, err, "%s", out)
-	e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -c 5 -s 700 %s >/dev/null", p.hostIn.Addr()))
+	e.vmRun(t, 20*time.Second, fmt.Sprintf("ping -A -c 5 -s 700 %s >/dev/null", p.hostIn.Addr()))
 	g1, k1 := settle()
 	d := func(a, b uint64) uint64 { return b - a }
 	t.Logf("gretun RX %v TX %v; linux %v", g1.rx, g1.tx, k1)

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -133,6 +134,9 @@ func boot(cfg Config, initrd, accel string, timeout time.Duration) (*VM, error) 
 		"-device", "virtio-net-pci,netdev=n0,mac=" + cfg.MAC,
 	}
 	cmd := exec.Command(QEMU, args...)
+	// If the test process dies without Close (killed, or go test's
+	// -timeout), qemu goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
