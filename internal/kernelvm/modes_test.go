@@ -34,6 +34,8 @@ type kmode struct {
 	outer6 bool
 	inner6 bool
 	mtu    int // the tunnel MTU both sides must agree on
+	// linuxMTU is Linux's tunnel MTU where it differs from gretun's.
+	linuxMTU int
 	// csum: GRE checksums from the VM. Linux leaves the GRE checksum to
 	// the device when it can (gre_build_header: CHECKSUM_PARTIAL, csum_start
 	// at the GRE header), virtio-net takes it (NETIF_F_HW_CSUM), and
@@ -46,9 +48,12 @@ type kmode struct {
 }
 
 // kmodes is every mode gretun has that Linux has too (mobile, RFC 2004,
-// is not in Linux). Linux's ip6 tunnels get encaplimit none: by default
-// they add a Tunnel Encapsulation Limit option (RFC 2473, limit 4), 8
-// bytes that gretun neither sends nor parses.
+// is not in Linux). Linux's ip6 tunnels get encaplimit none but in the
+// -encaplimit rows: by default they add a Destination Options header
+// with a Tunnel Encapsulation Limit option (RFC 2473, limit 4), 8 bytes
+// that gretun does not send and takes 8 bytes off their MTU. gretun
+// receives such packets (the host's kernel skips the option before the
+// raw socket), so that only the MTUs differ.
 var kmodes = []kmode{
 	{name: "gre", gretun: []string{"-mode", "gre"}, linux: "gre local {L} remote {R}", mtu: 1476},
 	{name: "gre-key", gretun: []string{"-mode", "gre", "-key", "5"}, linux: "gre local {L} remote {R} key 5", mtu: 1472},
@@ -68,6 +73,10 @@ var kmodes = []kmode{
 		outer6: true, mtu: 1460},
 	{name: "ip6gre", gretun: []string{"-mode", "ip6gre", "-key", "7"}, linux: "ip6gre local {L} remote {R} key 7 encaplimit none",
 		outer6: true, mtu: 1452},
+	{name: "ip6ip6-encaplimit", gretun: []string{"-mode", "ip6ip6"}, linux: "ip6tnl mode ip6ip6 local {L} remote {R}",
+		outer6: true, inner6: true, mtu: 1460, linuxMTU: 1452},
+	{name: "ip6gre-encaplimit", gretun: []string{"-mode", "ip6gre"}, linux: "ip6gre local {L} remote {R}",
+		outer6: true, mtu: 1456, linuxMTU: 1448},
 	{name: "gre-in-udp", gretun: []string{"-mode", "gre-in-udp"},
 		pre:   "ip fou add port 4754 ipproto 47",
 		linux: "gre local {L} remote {R} encap fou encap-sport 4754 encap-dport 4754",
@@ -152,7 +161,12 @@ func TestKernelModes(t *testing.T) {
 			require.NotNil(t, mm, "%s", out)
 			vmMTU, _ := strconv.Atoi(mm[1])
 			assert.Equal(t, m.mtu, hostMTU, "gretun's tunnel MTU")
-			assert.Equal(t, m.mtu, vmMTU, "Linux's tunnel MTU:\n%s", out)
+			wantVM := m.mtu
+			if m.linuxMTU != 0 {
+				wantVM = m.linuxMTU
+				require.Contains(t, out, "encaplimit 4", "Linux's default")
+			}
+			assert.Equal(t, wantVM, vmMTU, "Linux's tunnel MTU:\n%s", out)
 
 			// Ping both ways.
 			out, err := e.hostPing(t, p.vmIn.Addr(), "-c", "3", "-i", "0.2")
