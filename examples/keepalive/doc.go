@@ -13,7 +13,9 @@
 // -local to -remote (IPv4, key -key if the peer's tunnel has one). The
 // request holds the reply, a GRE packet from the peer back to us, which
 // the peer decapsulates and routes back: a Cisco router, Linux ip_gre
-// with forwarding on, or this program with -reflect. The line protocol
+// with forwarding on and accept_local=1 on its GRE device (the reply's
+// source is Linux's own address: martian without it), or this program
+// with -reflect. The line protocol
 // goes down after -retries periods without a reply and up at the next
 // reply; keepalive prints each change on stdout with its time:
 //
