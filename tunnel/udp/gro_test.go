@@ -172,31 +172,11 @@ func TestGROSmallBuffersAllocs(t *testing.T) {
 	for i := range out {
 		out[i] = greFlow(1, uint32(i), 1400)
 	}
-	peers := repeat(b.LocalAddr(), len(out))
 	bufs := make([][]byte, b.BatchSize())
 	for i := range bufs {
 		bufs[i] = make([]byte, rxOffset+1500)
 	}
-	sizes, ps := make([]int, len(bufs)), make([]netip.AddrPort, len(bufs))
-	timer := time.AfterFunc(20*time.Second, func() { _ = b.Close() })
-	defer timer.Stop()
-	var failed error
-	allocs := testing.AllocsPerRun(200, func() {
-		if n, err := a.WriteBatch(out, peers, 0); n != len(out) || err != nil {
-			failed = err
-			return
-		}
-		for got := 0; got < len(out); {
-			k, err := b.ReadBatch(bufs, sizes, ps, rxOffset)
-			if err != nil {
-				failed = err
-				return
-			}
-			got += k
-		}
-	})
-	require.NoError(t, failed)
-	assert.Zero(t, allocs)
+	assert.Zero(t, roundTripAllocs(t, a, b, out, bufs))
 	st := b.Stats()
 	assert.NotZero(t, st.RxGRO)
 	assert.Zero(t, st.RxTrunc+st.RxDropped)
