@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ipencap/ipencap/examples/internal/exampleutil"
 	"github.com/ipencap/ipencap/tunnel"
 )
 
@@ -64,7 +65,7 @@ func TestWarnKeyless(t *testing.T) {
 			var buf bytes.Buffer
 			c := tt.cfg
 			c.Name = "gre1"
-			warnKeyless(newLogger("json", &buf), &c, tt.addrs)
+			warnKeyless(exampleutil.NewLogger("json", &buf, slog.LevelInfo), &c, tt.addrs)
 			if tt.local == "" {
 				assert.Empty(t, buf.String())
 				return

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/ipencap/ipencap/examples/internal/exampleutil"
 	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/outer"
 	"github.com/ipencap/ipencap/tunnel"
@@ -98,7 +98,7 @@ func parseFlags(args []string) (*options, error) {
 	reflect := bln("reflect", false, "answer the peer's keepalives")
 	logFormat := str("log", "text", "log `format`: text or json")
 	metrics := str("metrics", "", "serve Prometheus metrics on `addr:port`")
-	addrFlag, routeFlag := prefixList{&o.addrs}, prefixList{&o.routes}
+	addrFlag, routeFlag := exampleutil.PrefixList{List: &o.addrs}, exampleutil.PrefixList{List: &o.routes}
 	fs.Var(addrFlag, "addr", "inner address with prefix length of the TUN device (repeatable)")
 	fs.Var(routeFlag, "route", "prefix routed through the TUN device (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -238,7 +238,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("log %s: want text or json", *logFormat)
 	}
 	if *metrics != "" {
-		if err := checkListenAddr(*metrics); err != nil {
+		if err := exampleutil.CheckListenAddr(*metrics); err != nil {
 			return nil, fmt.Errorf("metrics %s: %w", *metrics, err)
 		}
 		o.metrics = *metrics
@@ -313,43 +313,6 @@ func (s secondsOrDuration) Set(v string) error {
 	return nil
 }
 
-// checkListenAddr checks a listen address, host:port (the host may be
-// empty: every address).
-func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return errors.New("want host:port")
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return errors.New("port out of range")
-	}
-	return nil
-}
-
-// prefixList is a repeatable flag of prefixes with their host bits
-// (192.0.2.1/30).
-type prefixList struct{ list *[]netip.Prefix }
-
-func (l prefixList) String() string {
-	if l.list == nil {
-		return ""
-	}
-	s := make([]string, len(*l.list))
-	for i, p := range *l.list {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
-}
-
-func (l prefixList) Set(s string) error {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return err
-	}
-	*l.list = append(*l.list, p)
-	return nil
-}
-
 const usage = `usage: gretun -name NAME -mode MODE -local ADDR -remote ADDR [options]
   modes: gre ipip sit mobile (IPv4), ip6gre ip6ip6 ipip6 (IPv6), gre-in-udp
   -remote ADDR             the peer, the one host the tunnel takes packets from (required)
@@ -390,7 +353,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
-	log := newLogger(o.log, stderr)
+	log := exampleutil.NewLogger(o.log, stderr, slog.LevelInfo)
 	d, err := start(o, log)
 	if err != nil {
 		log.Error("setup failed", "err", err)
@@ -403,7 +366,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Error("setup failed", "metrics", o.metrics, "err", err)
 			return exitSetup
 		}
-		defer m.close()
+		defer m.Close()
 	}
 	fmt.Fprintln(stdout, d.t)
 	if c := d.t.Config(); c.Keepalive.Period > 0 {

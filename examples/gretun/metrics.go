@@ -3,17 +3,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ipencap/ipencap/examples/internal/exampleutil"
 	"github.com/ipencap/ipencap/tunnel"
 )
 
@@ -138,32 +135,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsServer serves /metrics for eng on addr (and the Go runtime's and
+// serveMetrics serves /metrics for eng on addr (and the Go runtime's and
 // the process's metrics beside the tunnels').
-type metricsServer struct {
-	srv  *http.Server
-	done chan struct{}
-}
-
-func serveMetrics(addr string, eng *tunnel.Engine, log *slog.Logger) (*metricsServer, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := metricsMux(eng, log)
-	m := &metricsServer{
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		done: make(chan struct{}),
-	}
-	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
-	go func() {
-		defer close(m.done)
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return m, nil
+func serveMetrics(addr string, eng *tunnel.Engine, log *slog.Logger) (*exampleutil.MetricsServer, error) {
+	return exampleutil.ServeMetrics(addr, metricsMux(eng, log), log)
 }
 
 // metricsMux serves /metrics for eng, with the Go runtime's and the
@@ -186,14 +161,4 @@ func metricsMux(eng *tunnel.Engine, log *slog.Logger) *http.ServeMux {
 		w.Write([]byte("gretun: metrics at /metrics\n"))
 	})
 	return mux
-}
-
-// close stops the server, giving scrapes in progress a second.
-func (m *metricsServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if m.srv.Shutdown(ctx) != nil {
-		m.srv.Close()
-	}
-	<-m.done
 }

@@ -3,13 +3,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vishvananda/netns"
 
 	"github.com/ipencap/ipencap/internal/testpkt"
 )
@@ -27,31 +23,11 @@ import (
 const metricsAddr = "127.0.0.1:9108"
 
 // nsHTTPClient returns an HTTP client whose connections are made inside
-// ns: each is dialled from a goroutine locked to an OS thread switched
-// into ns, a thread that ends with the goroutine (it is never unlocked),
-// while the socket stays in ns for its life.
+// ns (see [testpkt.NS.DialContext]), while each socket stays in ns for
+// its life.
 func nsHTTPClient(ns *testpkt.NS) *http.Client {
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread()
-			if err := netns.Set(ns.Handle); err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
-	}
 	return &http.Client{Timeout: 5 * time.Second,
-		Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+		Transport: &http.Transport{DialContext: ns.DialContext, DisableKeepAlives: true}}
 }
 
 // scrape gets http://metricsAddr/metrics inside ns and parses it.

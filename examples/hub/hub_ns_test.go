@@ -5,7 +5,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,7 +21,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vishvananda/netns"
 
 	"github.com/ipencap/ipencap/gre"
 	"github.com/ipencap/ipencap/internal/testpkt"
@@ -57,29 +54,9 @@ func hubAddr(k int) netip.Addr { return netip.AddrFrom4([4]byte{10, 255, 0, byte
 func spokeAddr(i int) netip.Addr { return spokeNet(i).Addr().Next() }
 
 // nsHTTPClient returns an HTTP client whose connections are dialled
-// inside ns (from a goroutine locked to a thread switched into ns, a
-// thread that ends with the goroutine).
+// inside ns (see [testpkt.NS.DialContext]).
 func nsHTTPClient(ns *testpkt.NS) *http.Client {
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-			if err := netns.Set(ns.Handle); err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
-	}
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: ns.DialContext, DisableKeepAlives: true}}
 }
 
 // scrapeHub gets the hub's metrics and parses the samples.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/ipencap/ipencap/examples/internal/exampleutil"
 	"github.com/ipencap/ipencap/tunnel"
 	"github.com/ipencap/ipencap/tunnel/rawsock"
 	"github.com/ipencap/ipencap/tunnel/tundev"
@@ -64,7 +65,7 @@ func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs.StringVar(&o.config, "config", "", "configuration `file` (YAML)")
 	fs.StringVar(&o.name, "name", "hub0", "TUN device `name`")
-	fs.Var(prefixList{&o.addrs}, "addr", "inner address with prefix length of the TUN device (repeatable)")
+	fs.Var(exampleutil.PrefixList{List: &o.addrs}, "addr", "inner address with prefix length of the TUN device (repeatable)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `addr:port`")
 	fs.BoolVar(&o.aggregate, "aggregate", false, "sum the counters over all spokes")
 	fs.StringVar(&o.log, "log", "text", "log `format`: text or json")
@@ -84,7 +85,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("log %s: want text or json", o.log)
 	}
 	if o.metrics != "" {
-		if err := checkListenAddr(o.metrics); err != nil {
+		if err := exampleutil.CheckListenAddr(o.metrics); err != nil {
 			return nil, fmt.Errorf("metrics %s: %w", o.metrics, err)
 		}
 	}
@@ -111,8 +112,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 
-	log := newLogger(o.log, stderr, slog.LevelInfo)
-	h, err := start(o, hc, log, newLogger(o.log, stderr, slog.LevelWarn))
+	log := exampleutil.NewLogger(o.log, stderr, slog.LevelInfo)
+	h, err := start(o, hc, log, exampleutil.NewLogger(o.log, stderr, slog.LevelWarn))
 	if err != nil {
 		log.Error("setup failed", "err", err)
 		return exitSetup
@@ -124,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			log.Error("setup failed", "metrics", o.metrics, "err", err)
 			return exitSetup
 		}
-		defer m.close()
+		defer m.Close()
 	}
 	fmt.Fprintf(stdout, "%s: %d spokes, %s local %s\n", h.dev.Name(), len(hc.Spokes), hc.Mode, hc.Local)
 
@@ -324,16 +325,6 @@ func linkMTU(addr netip.Addr) int {
 	return 1500
 }
 
-// newLogger returns a logger of slog text or JSON records on w, from
-// level on.
-func newLogger(format string, w io.Writer, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
 // checkDevName checks a device name as the kernel's dev_valid_name does,
 // and refuses '%' (a pattern the kernel fills in) and control characters.
 func checkDevName(name string) error {
@@ -350,40 +341,5 @@ func checkDevName(name string) error {
 			return fmt.Errorf("contains %q", r)
 		}
 	}
-	return nil
-}
-
-// checkListenAddr checks a listen address, host:port.
-func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return errors.New("want host:port")
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return errors.New("port out of range")
-	}
-	return nil
-}
-
-// prefixList is a repeatable flag of prefixes with their host bits.
-type prefixList struct{ list *[]netip.Prefix }
-
-func (l prefixList) String() string {
-	if l.list == nil {
-		return ""
-	}
-	s := make([]string, len(*l.list))
-	for i, p := range *l.list {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ",")
-}
-
-func (l prefixList) Set(s string) error {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return err
-	}
-	*l.list = append(*l.list, p)
 	return nil
 }

@@ -3,17 +3,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ipencap/ipencap/examples/internal/exampleutil"
 	"github.com/ipencap/ipencap/tunnel"
 )
 
@@ -147,43 +144,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(c.h.failures.Load()))
 }
 
-// metricsServer serves /metrics for the hub on addr, with the Go
+// serveMetrics serves /metrics for the hub on addr, with the Go
 // runtime's and the process's metrics beside the spokes'.
-type metricsServer struct {
-	srv  *http.Server
-	done chan struct{}
-}
-
-func serveMetrics(addr string, h *hub, log *slog.Logger) (*metricsServer, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+func serveMetrics(addr string, h *hub, log *slog.Logger) (*exampleutil.MetricsServer, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(h), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	m := &metricsServer{
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		done: make(chan struct{}),
-	}
-	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
-	go func() {
-		defer close(m.done)
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return m, nil
-}
-
-// close stops the server, giving scrapes in progress a second.
-func (m *metricsServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if m.srv.Shutdown(ctx) != nil {
-		m.srv.Close()
-	}
-	<-m.done
+	return exampleutil.ServeMetrics(addr, mux, log)
 }

@@ -193,6 +193,30 @@ func (n *NS) Do(tb testing.TB, fn func()) {
 	fn()
 }
 
+// DialContext dials addr inside n, for an http.Transport or a
+// net.Dialer's user: each connection is dialled from a goroutine locked to
+// an OS thread switched into n, a thread that ends with the goroutine (it
+// is never unlocked), while the socket stays in n for its life.
+func (n *NS) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := netns.Set(n.Handle); err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
 // Sysctl writes value to a network sysctl of n: key is a path under
 // /proc/sys ("net/ipv4/ip_forward") or in sysctl's dotted form
 // ("net.ipv4.ip_forward").
