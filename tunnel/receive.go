@@ -321,24 +321,22 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 	if t.fdb != nil {
 		mac = [6]byte(inner[6:12])
 	}
-	near := true // without iseq, roamConfirm packets in a row decide
 	if t.seq != nil {
 		if !d.hasSeq {
 			st.rxSeq.Add(1)
 			return
 		}
 		if t.seq.reorder != nil {
-			if kept, near := t.seq.push(r, i, d.seq, w); kept {
-				t.accepted(r, from, near, mac, o.Src)
+			if t.seq.push(r, i, d.seq, w) {
+				t.accepted(r, from, d.seq, mac, o.Src)
 			}
 			return
 		}
-		var ok bool
-		if ok, near = t.seq.check(d.seq); !ok {
+		if !t.seq.check(d.seq) {
 			return // counted by check
 		}
 	}
-	t.accepted(r, from, near, mac, o.Src)
+	t.accepted(r, from, d.seq, mac, o.Src)
 	if t.refl != nil && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
 		return
 	}
@@ -350,11 +348,11 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 }
 
 // accepted is what a packet that passed every check of the tunnel teaches
-// it: a roaming tunnel may move to its source (near: its sequence number
-// was near the last delivered one), a broadcast gretap tunnel learns its
+// it: a roaming tunnel may move to its source (seq: its sequence number,
+// with iseq), a broadcast gretap tunnel learns its
 // source MAC address.
-func (t *Tunnel) accepted(r *receiver, from netip.AddrPort, near bool, mac [6]byte, src netip.Addr) {
-	t.roamTo(from, near)
+func (t *Tunnel) accepted(r *receiver, from netip.AddrPort, seq uint32, mac [6]byte, src netip.Addr) {
+	t.roamTo(from, seq)
 	if t.fdb != nil {
 		t.learn(mac, src, r.clock().UnixNano())
 	}

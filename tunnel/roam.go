@@ -73,8 +73,11 @@ func (t *Tunnel) Remote() netip.AddrPort { return t.remote() }
 // Roaming bounds. A packet from a new source moves the tunnel only when it
 // is likely the peer's, not a blind attacker's who knows the key:
 //   - with iseq, its sequence number is at most roamSeqDistance ahead of
-//     the last one delivered (a blind guess hits with probability 2^-25,
-//     where the window alone accepts half of all numbers);
+//     the last one delivered from the current peer (a blind guess hits
+//     with probability 2^-25, where the window alone accepts half of all
+//     numbers; a stranger's own packets, which the window may deliver,
+//     do not move that mark, so a first lucky guess cannot make its
+//     second packet near);
 //   - without iseq, roamConfirm packets in a row came from that source.
 const (
 	roamSeqDistance = 64
@@ -82,11 +85,14 @@ const (
 )
 
 // roamState is a roaming tunnel's candidate: the new source seen and how
-// many packets in a row came from it.
+// many packets in a row came from it; with iseq, the sequence number
+// last delivered from the current peer (peerSeqSet: one was).
 type roamState struct {
-	mu    sync.Mutex
-	cand  netip.AddrPort
-	count int
+	mu         sync.Mutex
+	cand       netip.AddrPort
+	count      int
+	peerSeq    uint32
+	peerSeqSet bool
 }
 
 // roamable reports whether a roaming tunnel may move to a: a unicast
@@ -99,10 +105,10 @@ func (t *Tunnel) roamable(a netip.Addr) bool {
 }
 
 // roamTo moves a roaming tunnel to from, the source of a packet that
-// passed every check, if the roaming rules allow it: near says its
-// sequence number was near the last delivered one (true without iseq,
-// where roamConfirm packets in a row decide instead).
-func (t *Tunnel) roamTo(from netip.AddrPort, near bool) {
+// passed every check, if the roaming rules allow it: with iseq its
+// sequence number seq must be near the last one delivered from the
+// current peer; without, roamConfirm packets in a row decide.
+func (t *Tunnel) roamTo(from netip.AddrPort, seq uint32) {
 	if !t.cfg.Roam {
 		return
 	}
@@ -111,8 +117,12 @@ func (t *Tunnel) roamTo(from netip.AddrPort, near bool) {
 	defer rs.mu.Unlock()
 	if t.roamPeer.load() == from {
 		rs.count = 0
+		// The window delivered it, so it is the peer's latest or near
+		// it, and after a resync the peer's new numbering.
+		rs.peerSeq, rs.peerSeqSet = seq, t.cfg.ISeq
 		return
 	}
+	near := !t.cfg.ISeq || !rs.peerSeqSet || seq-rs.peerSeq <= roamSeqDistance
 	if !t.roamable(from.Addr()) || !near {
 		t.stats.roamRefused.Add(1)
 		return
@@ -126,6 +136,7 @@ func (t *Tunnel) roamTo(from netip.AddrPort, near bool) {
 		}
 	}
 	rs.cand, rs.count = netip.AddrPort{}, 0
+	rs.peerSeq, rs.peerSeqSet = seq, t.cfg.ISeq
 	t.roamPeer.store(from)
 	t.stats.remoteChanges.Add(1)
 	if t.log != nil {

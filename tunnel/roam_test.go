@@ -159,9 +159,11 @@ func TestRoamConfirm(t *testing.T) {
 }
 
 // TestRoamSeqDistance: with iseq, a packet from a new source moves the
-// tunnel only if its sequence number is near the last delivered one: the
-// window alone accepts half of all numbers, so a blind attacker with the
-// key would move it with probability 1/2 per packet.
+// tunnel only if its sequence number is near the last one delivered from
+// the current peer: the window alone accepts half of all numbers, so a
+// blind attacker with the key would move it with probability 1/2 per
+// packet, and a stranger's delivered packet must not become the mark its
+// next packet is measured against.
 func TestRoamSeqDistance(t *testing.T) {
 	p := newManualPair(t, tunnel.ModeGRE, func(c1, _ *tunnel.Config) {
 		c1.Roam, c1.IKey, c1.OKey, c1.ISeq = true, tunnel.KeyOf(5), tunnel.KeyOf(5), true
@@ -174,6 +176,10 @@ func TestRoamSeqDistance(t *testing.T) {
 	assert.Equal(t, uint64(1), s.RoamRefused)
 	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "too far ahead to move it")
 	inject(t, p, roamPkt(t, moved, 5, seq(100+1<<20+3)))
-	settled(t, p, 3)
-	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "near the last one: moved")
+	s, _ = settled(t, p, 3)
+	assert.Equal(t, uint64(2), s.RoamRefused)
+	assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "near the stranger's own last number, not the peer's: not moved")
+	inject(t, p, roamPkt(t, end2v4, 5, seq(1<<31)), roamPkt(t, moved, 5, seq(1<<31+3)))
+	settled(t, p, 5)
+	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "near the peer's last one: moved")
 }

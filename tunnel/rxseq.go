@@ -69,12 +69,9 @@ func (s *rxSeq) missed() bool {
 }
 
 // check runs the window on a packet numbered seq and reports whether it is
-// delivered, and whether it was near the last delivered number (see
-// roamSeqDistance); a drop is counted.
-func (s *rxSeq) check(seq uint32) (ok, near bool) {
+// delivered; a drop is counted.
+func (s *rxSeq) check(seq uint32) (ok bool) {
 	s.mu.Lock()
-	last, started := s.window.Last()
-	near = !started || seq-last <= roamSeqDistance
 	ok = s.window.Check(seq)
 	if !ok && s.missed() {
 		s.window.Reset()
@@ -87,7 +84,7 @@ func (s *rxSeq) check(seq uint32) (ok, near bool) {
 	if !ok {
 		s.t.stats.rxSeq.Add(1)
 	}
-	return ok, near
+	return ok
 }
 
 // push gives packet i of r's batch, numbered seq, to the reorder buffer;
@@ -99,18 +96,16 @@ func (s *rxSeq) check(seq uint32) (ok, near bool) {
 // releases goes into the tunnel's batch of this round. When the held
 // packets would pass Seq.ReorderBytes, the buffer is drained first
 // (delivered past its gaps), as when it is full. It reports whether the
-// packet was taken (delivered or held), and whether its number was near
-// the last delivered one (see roamSeqDistance); a drop is counted.
-func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) (kept, near bool) {
+// packet was taken (delivered or held); a drop is counted.
+func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) (kept bool) {
 	now := r.clock()
 	s.mu.Lock()
 	if s.removed {
 		s.mu.Unlock()
 		s.t.stats.rxDropped.Add(1)
-		return false, false
+		return false
 	}
 	last, started := s.reorder.Last()
-	near = !started || seq-last <= roamSeqDistance
 	pw, copied := w, false
 	out := s.ready[:0]
 	if started && gre.SeqAfter(seq, last) && seq-last > 1 {
@@ -151,7 +146,7 @@ func (s *rxSeq) push(r *receiver, i int, seq uint32, w []byte) (kept, near bool)
 		default:
 		}
 	}
-	return kept, near
+	return kept
 }
 
 // deliver adds the packets the reorder buffer released to p. Held copies
