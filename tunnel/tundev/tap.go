@@ -94,6 +94,9 @@ func (t *TAP) Index() int { return t.index }
 func (t *TAP) HardwareAddr() (net.HardwareAddr, error) {
 	t.nlMu.Lock()
 	defer t.nlMu.Unlock()
+	if t.closed.Load() {
+		return nil, ErrClosed
+	}
 	l, err := t.nl.LinkByIndex(t.index)
 	if err != nil {
 		return nil, &Error{Name: t.name, Op: "find link", Err: err}
@@ -140,6 +143,9 @@ func (t *TAP) BatchSize() int { return 1 }
 func (t *TAP) MTU() (int, error) {
 	t.nlMu.Lock()
 	defer t.nlMu.Unlock()
+	if t.closed.Load() {
+		return 0, ErrClosed
+	}
 	l, err := t.nl.LinkByIndex(t.index)
 	if err != nil {
 		return 0, &Error{Name: t.name, Op: "find link", Err: err}
@@ -151,6 +157,9 @@ func (t *TAP) MTU() (int, error) {
 func (t *TAP) SetMTU(mtu int) error {
 	t.nlMu.Lock()
 	defer t.nlMu.Unlock()
+	if t.closed.Load() {
+		return ErrClosed
+	}
 	l, err := t.nl.LinkByIndex(t.index)
 	if err == nil {
 		err = t.nl.LinkSetMTU(l, mtu)
@@ -162,7 +171,9 @@ func (t *TAP) SetMTU(mtu int) error {
 }
 
 // Close closes the device: the kernel removes the interface. A blocked
-// Read returns; later calls return [ErrClosed]. A second Close does nothing
+// Read returns; later calls return [ErrClosed] (the netlink ones too: a
+// closed netlink handle would fall back to the calling thread's namespace
+// and whatever link has the index there now). A second Close does nothing
 // and returns nil, as every transport's.
 func (t *TAP) Close() error {
 	first := false

@@ -77,4 +77,11 @@ func TestTAP(t *testing.T) {
 	assert.NoError(t, tap.Close(), "a second Close does nothing")
 	_, err = tap.Write(bufs, 16)
 	assert.ErrorIs(t, err, tundev.ErrClosed)
+	// The netlink calls too: a closed handle would act on the calling
+	// thread's namespace.
+	_, err = tap.MTU()
+	assert.ErrorIs(t, err, tundev.ErrClosed)
+	assert.ErrorIs(t, tap.SetMTU(1400), tundev.ErrClosed)
+	_, err = tap.HardwareAddr()
+	assert.ErrorIs(t, err, tundev.ErrClosed)
 }
