@@ -350,17 +350,34 @@ func (t *Tunnel) lowerPathMTU(pathMTU int) bool {
 	}
 	t.mtu.Store(m)
 	if t.pmtuExpiry == nil {
-		t.pmtuExpiry = time.AfterFunc(t.e.pmtuExpiry, t.expirePathMTU)
+		t.pmtuExpiry = &pmtuTimer{timer: time.AfterFunc(t.e.pmtuExpiry, t.expirePathMTU)}
 	} else {
-		t.pmtuExpiry.Reset(t.e.pmtuExpiry)
+		t.pmtuExpiry.timer.Reset(t.e.pmtuExpiry)
 	}
+	t.pmtuExpiry.until = time.Now().Add(t.e.pmtuExpiry)
 	return true
 }
 
+// pmtuTimer is when a learnt path MTU expires (the zero time: none is
+// learnt), and the timer that checks it then.
+type pmtuTimer struct {
+	timer *time.Timer
+	until time.Time
+}
+
 // expirePathMTU gives the tunnel its configured MTU back when a learnt
-// path MTU has expired.
+// path MTU has expired. It decides under e.mu: a report that lowered the
+// MTU again, or a SetPathMTU, while the timer fired, wins.
 func (t *Tunnel) expirePathMTU() {
+	t.e.mu.Lock()
+	x := t.pmtuExpiry
+	if x == nil || x.until.IsZero() || time.Now().Before(x.until) {
+		t.e.mu.Unlock()
+		return
+	}
+	x.until = time.Time{}
 	t.mtu.Store(int32(t.base))
+	t.e.mu.Unlock()
 	if t.log != nil {
 		t.log.Info("path MTU expired", "mtu", t.base)
 	}
@@ -373,6 +390,12 @@ func (t *Tunnel) expirePathMTU() {
 // carries only IPv6). A pathMTU of 0 restores the configured MTU. Reports
 // from the network go through [Engine.PathMTU].
 func (t *Tunnel) SetPathMTU(pathMTU int) {
+	t.e.mu.Lock()
+	defer t.e.mu.Unlock()
+	if x := t.pmtuExpiry; x != nil { // no expiry: the caller's value stays
+		x.timer.Stop()
+		x.until = time.Time{}
+	}
 	m := t.base
 	if pathMTU > 0 {
 		m = min(pathMTU-t.ovh, t.base)

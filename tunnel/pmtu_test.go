@@ -207,6 +207,27 @@ func TestPathMTUExpiry(t *testing.T) {
 	})
 }
 
+// TestSetPathMTUNoExpiry: SetPathMTU's value has no expiry, even over a
+// learnt one whose timer was running: the application's value stays.
+func TestSetPathMTUNoExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, tunnel.ModeIPIP, nil, tunneltest.Impairment{}, true)
+		require.Equal(t, 1, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1400}))
+		require.Equal(t, 1380, p.t1.MTU())
+		p.t1.SetPathMTU(1200)
+		require.Equal(t, 1180, p.t1.MTU())
+		time.Sleep(2 * tunnel.DefaultPathMTUExpiry)
+		synctest.Wait()
+		assert.Equal(t, 1180, p.t1.MTU(), "the caller's path MTU does not expire")
+		// A later report still lowers it, and that one expires.
+		require.Equal(t, 1, p.e1.PathMTU(tunnel.PathMTUReport{Remote: end2v4, MTU: 1100}))
+		require.Equal(t, 1080, p.t1.MTU())
+		time.Sleep(tunnel.DefaultPathMTUExpiry + time.Second)
+		synctest.Wait()
+		assert.Equal(t, 1480, p.t1.MTU(), "expired: the configured MTU again")
+	})
+}
+
 // TestPathMTUIndex: a report applies to the tunnel whose okey the quote
 // carries, found through the index (remote, okey), not to the others to
 // the same remote; a local report (no quote) to every tunnel to it.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ipencap/ipencap/demux"
 	"github.com/ipencap/ipencap/gre"
@@ -65,7 +64,7 @@ type Tunnel struct {
 	roamPeer peerCell  // the current peer of a roaming tunnel
 	roam     roamState // a roaming tunnel's candidate peer
 
-	pmtuExpiry *time.Timer // restores the configured MTU; nil until a report lowered it (guarded by e.mu)
+	pmtuExpiry *pmtuTimer // restores the configured MTU; nil until a report lowered it (guarded by e.mu)
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -235,7 +234,7 @@ func (t *Tunnel) stop() {
 	}
 	t.e.mu.Lock()
 	if t.pmtuExpiry != nil {
-		t.pmtuExpiry.Stop()
+		t.pmtuExpiry.timer.Stop()
 	}
 	t.e.mu.Unlock()
 }
