@@ -139,7 +139,7 @@ type Engine struct {
 	overlays  map[string]*sharedOverlay
 	byRemote  map[netip.Addr]map[Key][]*Tunnel // the path-MTU index: tunnels by remote and okey
 	roaming   map[*Tunnel]struct{}             // roaming tunnels, whose remote moves
-	pmtuQ     chan *pmtuJob
+	pmtuQ     chan pmtuJob
 	noTunnel  *noTunnelLog
 	closed    bool
 	done      chan struct{} // closed by Close
@@ -171,7 +171,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg.MaxNesting = DefaultMaxNesting
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, now: time.Now, table: demux.New[*Tunnel](), tunnels: map[string]*Tunnel{}, overlays: map[string]*sharedOverlay{}, done: make(chan struct{}),
-		byRemote: map[netip.Addr]map[Key][]*Tunnel{}, roaming: map[*Tunnel]struct{}{}, pmtuQ: make(chan *pmtuJob, 64), noTunnel: newNoTunnelLog(),
+		byRemote: map[netip.Addr]map[Key][]*Tunnel{}, roaming: map[*Tunnel]struct{}{}, pmtuQ: make(chan pmtuJob, 64), noTunnel: newNoTunnelLog(),
 		minPMTU: max(cfg.MinPathMTU, 68), pmtuExpiry: cfg.PathMTUExpiry}
 	if cfg.MinPathMTU == 0 {
 		e.minPMTU = DefaultMinPathMTU

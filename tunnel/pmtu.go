@@ -203,9 +203,12 @@ func (e *Engine) unindex(t *Tunnel) {
 }
 
 // pmtuJob is a path-MTU report queued for the engine's path-MTU
-// goroutine, its quote copied.
+// goroutine, by value (a report costs no allocation, even one dropped):
+// the report without its quote, and the quote copied (qlen bytes, -1 for
+// none).
 type pmtuJob struct {
 	r     PathMTUReport
+	qlen  int
 	quote [pmtuQuoteLen]byte
 }
 
@@ -218,9 +221,10 @@ const pmtuQuoteLen = 128
 // error, does not take the engine's lock and walk its tunnels. A full
 // queue drops the report (counted as refused): the router reports again.
 func (e *Engine) queuePathMTU(r PathMTUReport) {
-	j := &pmtuJob{r: r}
+	j := pmtuJob{r: r, qlen: -1}
+	j.r.Quoted = nil
 	if r.Quoted != nil {
-		j.r.Quoted = j.quote[:copy(j.quote[:], r.Quoted)]
+		j.qlen = copy(j.quote[:], r.Quoted)
 	}
 	select {
 	case e.pmtuQ <- j:
@@ -234,6 +238,9 @@ func (e *Engine) pmtuLoop() {
 	for {
 		select {
 		case j := <-e.pmtuQ:
+			if j.qlen >= 0 {
+				j.r.Quoted = j.quote[:j.qlen]
+			}
 			e.PathMTU(j.r)
 		case <-e.done:
 			return
