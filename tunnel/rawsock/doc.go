@@ -80,5 +80,7 @@
 // poller (a blocked ReadBatch parks its goroutine, not a thread; Close
 // wakes it). Their message headers, I/O vectors, addresses and control
 // buffers are allocated once per Conn: in steady state neither allocates.
-// An error return may allocate (a *net.OpError from the poller).
+// An error return may allocate (a *net.OpError from the poller), and so
+// does, once, a call that read path-MTU errors while a path-MTU handler is
+// set (the reports are copied out of the Conn's lock for the handler).
 package rawsock

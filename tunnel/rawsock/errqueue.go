@@ -135,8 +135,11 @@ func (c *Conn) drainErrQueue(fd uintptr, ev *pmtuEvents) {
 			if remote, ok := q.remote(); ok {
 				// The message's data is the quoted packet from its IP
 				// header (IP_HDRINCL: raw_err and rawv6_err pass the
-				// quote from its start).
-				ev.add(remote, int(ee.Info), local, q.data[:min(int(r), len(q.data))])
+				// quote from its start). With no handler the error is
+				// only drained: nothing is kept, nothing allocated.
+				if c.pmtu.Load() != nil {
+					ev.add(remote, int(ee.Info), local, q.data[:min(int(r), len(q.data))])
+				}
 			}
 		}
 	}

@@ -308,7 +308,9 @@ func (c *Conn) closedErr(err error) error {
 // len(bufs[i]) > offset+40. A packet longer than the buffer is truncated
 // (the engine drops it: its header says more).
 //
-// It returns [net.ErrClosed] once the Conn is closed. It does not allocate.
+// It returns [net.ErrClosed] once the Conn is closed. It does not allocate,
+// except once in a call that read path-MTU errors while a path-MTU handler
+// is set (their reports are copied out for the handler).
 func (c *Conn) ReadBatch(bufs [][]byte, sizes []int, peers []netip.AddrPort, offset int) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
