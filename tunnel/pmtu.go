@@ -71,6 +71,13 @@ func (e *Engine) PathMTU(r PathMTUReport) int {
 	if !r.Remote.Is6() {
 		mtu = max(mtu, e.minPMTU)
 	}
+	k, kok := quotedKey(r.Quoted)
+	if r.Quoted != nil && !kok {
+		// Too short to show what the tunnel's packets show (Tunnel.sent
+		// would refuse it for every tunnel): refused without the walk.
+		e.stats.pmtuRefused.Add(1)
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n, matched := 0, false
@@ -88,7 +95,7 @@ func (e *Engine) PathMTU(r PathMTUReport) int {
 	// per ICMP error at 100 000 tunnels); roaming tunnels, whose remote
 	// moves, are looked at one by one.
 	if rt := e.byRemote[r.Remote]; rt != nil {
-		if k, ok := quotedKey(r.Quoted); ok {
+		if kok {
 			for _, t := range rt[k] {
 				try(t)
 			}
