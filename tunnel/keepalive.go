@@ -157,6 +157,7 @@ type reflector struct {
 	peer    *rate.Limiter
 	srcMu   sync.Mutex
 	sources map[netip.Addr]*rate.Limiter // AnySource: one bucket per source
+	swept   time.Time                    // the last sweep of a full table, at most one a second
 	bufs    [1][]byte
 	peers   [1]netip.AddrPort
 }
@@ -164,6 +165,8 @@ type reflector struct {
 // reflectSources bounds the sources a reflector keeps a bucket for; when
 // the table is full, sources whose bucket has refilled (idle for a second)
 // make room, and a new source finds none while every one of them is busy.
+// A full table is swept at most once a second, so that a flood of new
+// sources does not cost a scan of the table per packet.
 const reflectSources = 1024
 
 func newReflector(anySource bool) *reflector {
@@ -191,6 +194,10 @@ func (rf *reflector) allow(osrc netip.Addr, remote bool, now time.Time) bool {
 	lim := rf.sources[osrc]
 	if lim == nil {
 		if len(rf.sources) >= reflectSources {
+			if now.Sub(rf.swept) < time.Second {
+				return false
+			}
+			rf.swept = now
 			for a, l := range rf.sources {
 				if l.TokensAt(now) >= ReflectBurst {
 					delete(rf.sources, a)
