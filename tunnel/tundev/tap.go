@@ -46,12 +46,9 @@ type TAP struct {
 // values; on error nothing is left behind.
 func OpenTAP(cfg Config) (*TAP, error) {
 	fail := func(op string, err error) (*TAP, error) { return nil, &Error{Name: cfg.Name, Op: op, Err: err} }
-	mtu := cfg.MTU
-	if mtu == 0 {
-		mtu = DefaultMTU
-	}
-	if mtu < 68 || mtu > 65535 {
-		return fail(fmt.Sprintf("mtu %d", cfg.MTU), errors.New("out of range 68–65535"))
+	mtu, op, err := cfg.check()
+	if err != nil {
+		return fail(op, err)
 	}
 	runtime.LockOSThread() // the device and the netlink socket belong to this thread's namespace
 	defer runtime.UnlockOSThread()

@@ -85,3 +85,35 @@ func TestTAP(t *testing.T) {
 	_, err = tap.HardwareAddr()
 	assert.ErrorIs(t, err, tundev.ErrClosed)
 }
+
+// TestOpenBadConfig: Open and OpenTAP refuse a bad MTU or prefix with an
+// *Error naming it, before anything is created.
+func TestOpenBadConfig(t *testing.T) {
+	ns := newNetns(t)
+	for _, tc := range []struct {
+		name string
+		cfg  tundev.Config
+		op   string
+	}{
+		{"mtu", tundev.Config{Name: "bad0", MTU: 67}, "mtu 67"},
+		{"mapped address", tundev.Config{Name: "bad0", Addrs: []netip.Prefix{netip.MustParsePrefix("::ffff:192.0.2.1/128")}}, "prefix ::ffff:192.0.2.1/128"},
+		{"invalid route", tundev.Config{Name: "bad0", Routes: []netip.Prefix{{}}}, "prefix invalid Prefix"},
+	} {
+		for _, kind := range []string{"tun", "tap"} {
+			var err error
+			ns.Do(t, func() {
+				if kind == "tun" {
+					_, err = tundev.Open(tc.cfg)
+				} else {
+					_, err = tundev.OpenTAP(tc.cfg)
+				}
+			})
+			var e *tundev.Error
+			if assert.ErrorAs(t, err, &e, "%s %s", kind, tc.name) {
+				assert.Equal(t, tc.op, e.Op, "%s %s", kind, tc.name)
+			}
+			_, lerr := ns.NL.LinkByName("bad0")
+			assert.Error(t, lerr, "%s %s: nothing created", kind, tc.name)
+		}
+	}
+}

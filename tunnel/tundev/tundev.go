@@ -138,6 +138,27 @@ type Device struct {
 	events    chan struct{} // closed when wireguard-go's event channel is
 }
 
+// check validates cfg before anything is created, for Open and OpenTAP,
+// and returns the MTU to set (DefaultMTU for 0), or the failing operation
+// and its error.
+func (cfg *Config) check() (mtu int, op string, err error) {
+	mtu = cfg.MTU
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	if mtu < 68 || mtu > 65535 {
+		return 0, fmt.Sprintf("mtu %d", cfg.MTU), errors.New("out of range 68–65535")
+	}
+	for _, ps := range [][]netip.Prefix{cfg.Addrs, cfg.Routes} {
+		for _, p := range ps {
+			if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+				return 0, "prefix " + p.String(), errors.New("invalid prefix")
+			}
+		}
+	}
+	return mtu, "", nil
+}
+
 // Open creates a TUN device in the network namespace of the calling
 // thread, sets its MTU, brings it up, and adds its addresses and routes.
 // Errors are [*Error] values; on error nothing is left behind.
@@ -145,17 +166,9 @@ func Open(cfg Config) (*Device, error) {
 	fail := func(op string, err error) (*Device, error) {
 		return nil, &Error{Name: cfg.Name, Op: op, Err: err}
 	}
-	mtu := cfg.MTU
-	if mtu == 0 {
-		mtu = DefaultMTU
-	}
-	if mtu < 68 || mtu > 65535 {
-		return fail(fmt.Sprintf("mtu %d", cfg.MTU), errors.New("out of range 68–65535"))
-	}
-	for _, p := range append(append([]netip.Prefix(nil), cfg.Addrs...), cfg.Routes...) {
-		if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
-			return fail("prefix "+p.String(), errors.New("invalid prefix"))
-		}
+	mtu, op, err := cfg.check()
+	if err != nil {
+		return fail(op, err)
 	}
 	// The TUN device, the netlink socket and the ioctl sockets wireguard-go
 	// opens all belong to the namespace of the thread that creates them:
