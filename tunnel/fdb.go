@@ -99,13 +99,11 @@ func (f *fdb) lookup(mac [6]byte, now int64) (netip.Addr, bool) {
 	return e.peer.load().Addr(), true
 }
 
-// learnable reports whether src may stand behind a learnt address: a
-// unicast address that is not loopback, unspecified or the tunnel's own
-// (a spoofed source would make the tunnel send frames to itself), and one
-// of FDB.Members when they are configured.
+// learnable reports whether src may stand behind a learnt address: one
+// the tunnel may send to (mayBePeer: a spoofed source would make it send
+// frames to itself), and one of FDB.Members when they are configured.
 func (t *Tunnel) learnable(src netip.Addr) bool {
-	if !src.IsValid() || src.IsMulticast() || src.IsUnspecified() || src.IsLoopback() || src == t.local ||
-		(src.Is4() && src == netip.AddrFrom4([4]byte{255, 255, 255, 255})) {
+	if !t.mayBePeer(src) {
 		return false
 	}
 	f := t.fdb

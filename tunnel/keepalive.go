@@ -217,10 +217,10 @@ func (rf *reflector) allow(osrc netip.Addr, remote bool, now time.Time) bool {
 // request: IPv4, protocol 47, a GRE header of protocol 0 behind the IP
 // header. Whether it may be reflected is decided by reflect.
 func keepaliveShaped(p []byte) bool {
-	if len(p) < iphdr.IPv4MinLen || p[0]>>4 != 4 || outer.IPProto(p[9]) != outer.ProtoGRE {
+	if len(p) < iphdr.IPv4MinLen || p[0]>>4 != 4 || outer.IPProto(iphdr.IPv4(p).Protocol()) != outer.ProtoGRE {
 		return false
 	}
-	hl := int(p[0]&0x0f) * 4
+	hl := iphdr.IPv4(p).HeaderLen()
 	return len(p) >= hl+4 && p[hl+2] == 0 && p[hl+3] == 0
 }
 
@@ -241,7 +241,7 @@ func (t *Tunnel) tryReflect(p []byte, osrc, odst netip.Addr, now time.Time) bool
 	// options (a source route, a record route) would act on our behalf.
 	fromPeer := osrc == t.remote().Addr() && odst == t.local
 	reply, to, err := matcher.Match(p, osrc, odst)
-	if err != nil || p[0]&0x0f != iphdr.IPv4MinLen/4 || (!t.cfg.Reflect.AnySource && !fromPeer) || !rf.allow(osrc, fromPeer, now) {
+	if err != nil || iphdr.IPv4(p).HeaderLen() != iphdr.IPv4MinLen || (!t.cfg.Reflect.AnySource && !fromPeer) || !rf.allow(osrc, fromPeer, now) {
 		t.stats.reflRefused.Add(1)
 		return true
 	}

@@ -95,11 +95,12 @@ type roamState struct {
 	peerSeqSet bool
 }
 
-// roamable reports whether a roaming tunnel may move to a: a unicast
+// mayBePeer reports whether the tunnel may send to a, as a roaming
+// tunnel's new remote or a learnt gretap member: a unicast
 // address of its outer family that is not loopback, unspecified,
 // broadcast or its own (a spoofed packet from the host's own address made
 // the tunnel send to itself).
-func (t *Tunnel) roamable(a netip.Addr) bool {
+func (t *Tunnel) mayBePeer(a netip.Addr) bool {
 	return a.IsValid() && a.Is6() == t.outer6() && !a.IsMulticast() && !a.IsUnspecified() && !a.IsLoopback() &&
 		!a.Is4In6() && a != t.local && !(a.Is4() && a.As4() == limitedBroadcast)
 }
@@ -123,7 +124,7 @@ func (t *Tunnel) roamTo(from netip.AddrPort, seq uint32) {
 		return
 	}
 	near := !t.cfg.ISeq || !rs.peerSeqSet || seq-rs.peerSeq <= roamSeqDistance
-	if !t.roamable(from.Addr()) || !near {
+	if !t.mayBePeer(from.Addr()) || !near {
 		t.stats.roamRefused.Add(1)
 		return
 	}
@@ -164,8 +165,7 @@ func (t *Tunnel) fixDst(p []byte, peer netip.AddrPort) {
 		}
 	case 6:
 		if len(p) >= iphdr.IPv6Len && peer.Addr().Is6() {
-			a := peer.Addr().As16()
-			copy(p[24:40], a[:])
+			iphdr.IPv6(p).SetDst(peer.Addr())
 		}
 	}
 }
