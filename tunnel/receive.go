@@ -336,14 +336,14 @@ func (t *Tunnel) receive(r *receiver, i int, o *outer.Outer, d *rxDesc) {
 			return // counted by check
 		}
 	}
-	t.accepted(r, from, d.seq, mac, o.Src)
 	if t.refl != nil && t.tryReflect(inner, o.Src, o.Dst, r.clock()) {
-		return
+		return // a keepalive request (any source's, with AnySource) teaches nothing
 	}
 	if t.shared != nil && !t.shared.allows(t, inner) {
 		st.rxSource.Add(1)
 		return
 	}
+	t.accepted(r, from, d.seq, mac, o.Src)
 	r.pendingFor(t).add(t, w, false)
 }
 

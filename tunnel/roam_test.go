@@ -3,6 +3,7 @@ package tunnel_test
 import (
 	"net/netip"
 	"testing"
+	"testing/synctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +183,21 @@ func TestRoamSeqDistance(t *testing.T) {
 	inject(t, p, roamPkt(t, end2v4, 5, seq(1<<31)), roamPkt(t, moved, 5, seq(1<<31+3)))
 	settled(t, p, 5)
 	assert.Equal(t, netip.AddrPortFrom(moved, 0), p.t1.Remote(), "near the peer's last one: moved")
+}
+
+// TestRoamNotByReflected: keepalive requests that a tunnel with
+// Reflect.AnySource answers for strangers do not move a roaming tunnel to
+// them, however many come in a row: only packets the tunnel delivers
+// teach it a new remote.
+func TestRoamNotByReflected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newReflectRig(t, func(c1 *tunnel.Config) { c1.Roam, c1.Reflect.AnySource = true, true })
+		s := netip.MustParseAddr("203.0.113.50")
+		req, _ := request(t, s, end1v4, s)
+		inject(t, p, req, req, req, req)
+		synctest.Wait()
+		assert.Equal(t, uint64(4), p.t1.Stats().KeepalivesReflected)
+		assert.Equal(t, netip.AddrPortFrom(end2v4, 0), p.t1.Remote(), "not moved by reflected requests")
+		assert.Zero(t, p.t1.Stats().RemoteChanges)
+	})
 }
