@@ -118,12 +118,17 @@ func (t *Tunnel) learn(mac [6]byte, src netip.Addr, now int64) {
 	if f.noLearn || mac[0]&1 != 0 || mac == [6]byte{} {
 		return // group or zero source addresses are never learnt, as a bridge
 	}
+	t.sweepFDB(now)
+	v, known := f.m.Load(mac)
+	if known && v.(*fdbEntry).peer.load().Addr() == src {
+		v.(*fdbEntry).seen.Store(now) // src was checked when it was learnt (Members do not change)
+		return
+	}
 	if !t.learnable(src) {
 		t.stats.fdbRefused.Add(1)
 		return
 	}
-	t.sweepFDB(now)
-	if v, ok := f.m.Load(mac); ok {
+	if known {
 		t.refresh(v.(*fdbEntry), src, now)
 		return
 	}
