@@ -1,7 +1,6 @@
 package ipip
 
 import (
-	"github.com/ipencap/ipencap/iphdr"
 	"github.com/ipencap/ipencap/outer"
 )
 
@@ -45,42 +44,17 @@ func Check(b []byte, o *outer.Outer) (inner []byte, err error) {
 		return nil, outer.ErrTruncated
 	}
 	p := b[o.HeaderLen:o.Len]
+	var v uint8
 	switch o.Protocol {
 	case outer.ProtoIPIP:
-		if len(p) > 0 && p[0]>>4 != 4 {
-			return nil, ErrVersionMismatch
-		}
-		h, err := iphdr.CheckIPv4(p, false)
-		if err != nil {
-			return nil, innerErr(err)
-		}
-		if h.TTL() == 0 {
-			return nil, outer.ErrInnerTTL
-		}
-		return p[:h.TotalLen()], nil
+		v = 4
 	case outer.ProtoIPv6:
-		if len(p) > 0 && p[0]>>4 != 6 {
-			return nil, ErrVersionMismatch
-		}
-		h, err := iphdr.CheckIPv6(p)
-		if err != nil {
-			return nil, innerErr(err)
-		}
-		if h.HopLimit() == 0 {
-			return nil, outer.ErrInnerTTL
-		}
-		return p[:iphdr.IPv6Len+int(h.PayloadLen())], nil
+		v = 6
+	default:
+		return nil, ErrProtocol
 	}
-	return nil, ErrProtocol
-}
-
-// innerErr turns an iphdr check error on the inner packet into outer's.
-func innerErr(err error) error {
-	switch err {
-	case iphdr.ErrVersion:
-		return ErrVersionMismatch
-	case iphdr.ErrHeaderLen:
-		return outer.ErrInnerHeaderLen
+	if len(p) > 0 && p[0]>>4 != v {
+		return nil, ErrVersionMismatch
 	}
-	return outer.ErrInnerTruncated
+	return outer.CheckInner(p, v)
 }
