@@ -26,7 +26,10 @@ var (
 )
 
 // Conn is a GRE-in-UDP underlay: a [tunnel.Underlay] with
-// [tunnel.FramingUDP]. ReadBatch and WriteBatch do not allocate. All
+// [tunnel.FramingUDP]. ReadBatch and WriteBatch do not allocate in steady
+// state (with GRO and buffers smaller than a coalesced message, the first
+// ReadBatch, or one with a larger batch, allocates the Conn's own receive
+// buffers once). All
 // methods are safe for concurrent use; concurrent ReadBatch calls take
 // turns.
 type Conn struct {

@@ -97,7 +97,8 @@
 // on golang.org/x/sys/unix instead: the sockets are net.UDPConn for their
 // integration with the runtime poller (a blocked ReadBatch returns when
 // Close is called), and the messages, iovecs, addresses and control
-// buffers are allocated once, so ReadBatch and WriteBatch do not allocate.
+// buffers are allocated once, so ReadBatch and WriteBatch do not allocate
+// in steady state.
 // StdNetBind reads its two sockets (one per family) from two goroutines,
 // each with its own receive function; the Underlay has one ReadBatch, so
 // with two sockets the Conn puts both in an epoll instance of its own,
