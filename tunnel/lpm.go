@@ -112,7 +112,10 @@ func zeroOf[V any]() (v V) { return v }
 
 // hostShards is the number of shards of a hostMap: at a million host
 // routes, about 60 a shard, so that a change copies little.
-const hostShards = 1 << 14
+const (
+	hostShardBits = 14
+	hostShards    = 1 << hostShardBits
+)
 
 // hostMap maps addresses to values, read without a lock or an allocation:
 // the address picks one of hostShards shards, each an immutable Go map
@@ -129,10 +132,10 @@ type hostMap[V any] struct {
 	shards [2]atomic.Pointer[[hostShards]atomic.Pointer[map[[16]byte]V]]
 }
 
-// shard returns the shard of key k.
+// shardOf returns the shard of key k.
 func shardOf(k [16]byte) int {
 	x := binary.LittleEndian.Uint64(k[8:])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k[:8])
-	return int((x * 0xbf58476d1ce4e5b9) >> (64 - 14))
+	return int((x * 0xbf58476d1ce4e5b9) >> (64 - hostShardBits))
 }
 
 // load returns the value of a.
