@@ -159,9 +159,11 @@ type SeqConfig struct {
 	ReorderWait time.Duration
 	// ReorderBytes bounds the bytes the reorder buffer holds, beside its
 	// packets: a packet that would pass it releases what waits, past its
-	// gaps, as a full buffer does. 0 means [DefaultReorderBytes]. Held
-	// packets are copied into buffers of their size (2 KiB for a packet
-	// of a usual MTU), so a buffer of Reorder packets costs about that.
+	// gaps, as a full buffer does. 0 means [DefaultReorderBytes]. It
+	// counts the packets' bytes; the memory they hold is their buffers':
+	// each is copied into one of 2 KiB if it fits (a packet of a usual
+	// MTU) and a whole 64 KiB receive buffer if not, so the memory is at
+	// most Reorder of those, whatever ReorderBytes says.
 	ReorderBytes int
 	// Resync accepts a packet after this many consecutive out-of-sequence
 	// drops and restarts the window from it: a peer that restarted counts
