@@ -135,7 +135,7 @@ type Config struct {
 	// source (and, for GRE-in-UDP, the UDP source port) of packets that
 	// passed every one of its checks (key, checksum, sequence number):
 	// three in a row, or with iseq one numbered near the last delivered
-	// (see the package doc), so a peer behind NAT or with a dynamic
+	// from the current peer (see the package doc), so a peer behind NAT or with a dynamic
 	// address keeps its tunnel. Remote is the first peer and must be set; the tunnel then
 	// receives from any source address. Not for ModeMobile. Off by
 	// default, and think before turning it on: a GRE key is not

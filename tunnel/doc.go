@@ -143,7 +143,9 @@
 // next packet sent goes there ([Tunnel.Remote], Stats.RemoteChanges).
 // Without iseq, three packets in a row must come from the new source; with
 // iseq, the packet's sequence number must be at most 64 ahead of the last
-// one delivered. Loopback, broadcast, multicast, unspecified and the
+// one delivered from the current peer (a stranger's own packets, which the
+// window may deliver, do not move that mark). Keepalive requests the tunnel
+// reflects and packets a shared overlay refuses teach nothing. Loopback, broadcast, multicast, unspecified and the
 // tunnel's own addresses are never moved to (Stats.RoamRefused). The
 // tunnel is entered in the demux table with remote any, so that packets
 // from a new source still find it (a tunnel with the same local and key
